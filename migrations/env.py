@@ -1,0 +1,39 @@
+"""Alembic environment: the URL comes from the caller (`registry.migrate`) or from settings."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from sqlmodel import SQLModel
+
+# Every module that defines tables, so that SQLModel.metadata is complete.
+import api.idempotency  # noqa: F401
+import registry.ledger.models  # noqa: F401
+import registry.models  # noqa: F401
+from registry.settings import get_settings
+
+config = context.config
+url = config.attributes.get("database_url") or get_settings().database_url
+
+
+def run_migrations() -> None:
+    connectable = config.attributes.get("connection") or create_engine(url)
+    if hasattr(connectable, "connect"):
+        with connectable.connect() as connection:
+            _configure_and_run(connection)
+    else:
+        _configure_and_run(connectable)
+
+
+def _configure_and_run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=SQLModel.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit() if connection.in_transaction() else None
+
+
+run_migrations()

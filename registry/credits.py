@@ -1,0 +1,524 @@
+"""Issue, transfer, retire, cancel, freeze and unfreeze serial-numbered credits.
+
+Every command here runs inside one write transaction (see `registry.db`) and writes exactly one
+ledger entry describing the unit ranges it moved. Blocks are locked in one fixed order
+(vintage, issuance, first unit) with `SELECT … FOR UPDATE` on PostgreSQL (SQLite serialises
+writers with `BEGIN IMMEDIATE`), and each block change is a conditional update on the holder and
+status it was read with, so of two racing commands for the same units exactly one wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlmodel import Session
+
+from registry import errors
+from registry.ids import new_public_id
+from registry.ledger.entries import append_entry
+from registry.models import (
+    Account,
+    AccountKind,
+    BlockStatus,
+    CreditBlock,
+    Issuance,
+    Party,
+    Project,
+    ProjectStatus,
+    Retirement,
+    Role,
+)
+from registry.serials import serial_number, serial_prefix
+from registry.service import (
+    CANCELLATION_ACCOUNT,
+    RETIREMENT_ACCOUNT,
+    get_accounts,
+    get_project,
+    require_holder,
+    require_role,
+)
+
+# Oldest-first selection reads blocks in growing batches; most commands need one or two blocks.
+FIRST_BATCH = 8
+
+BLOCK_COLUMNS = (
+    CreditBlock.id,
+    CreditBlock.public_id,
+    CreditBlock.issuance_id,
+    CreditBlock.first_unit,
+    CreditBlock.last_unit,
+    CreditBlock.account_id,
+    CreditBlock.status,
+    CreditBlock.project_id,
+    CreditBlock.vintage,
+)
+
+
+@dataclass(frozen=True)
+class SerialRangeSelection:
+    """Exactly these units of one issuance."""
+
+    issuance_public_id: str
+    first_unit: int
+    last_unit: int
+
+
+@dataclass(frozen=True)
+class OldestFirstSelection:
+    """Any units the account holds, oldest vintage first, optionally narrowed."""
+
+    project_public_id: str | None = None
+    vintage: int | None = None
+    methodology_id: str | None = None
+
+
+Selection = SerialRangeSelection | OldestFirstSelection
+
+
+@dataclass(frozen=True)
+class UnitRange:
+    issuance_id: int
+    issuance_public_id: str
+    serial: str
+    first_unit: int
+    last_unit: int
+    block_public_id: str
+
+    @property
+    def quantity_kg(self) -> int:
+        return self.last_unit - self.first_unit + 1
+
+    def as_entry(self) -> dict[str, Any]:
+        return {
+            "issuance": self.issuance_public_id,
+            "serial": self.serial,
+            "first_unit": self.first_unit,
+            "last_unit": self.last_unit,
+        }
+
+
+@dataclass
+class Movement:
+    """What a command did: its public id, the ranges moved and its ledger entry."""
+
+    public_id: str
+    kind: str
+    from_account: str | None
+    to_account: str
+    quantity_kg: int
+    ranges: list[UnitRange]
+    ledger_entry_id: int
+    entry: bytes
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def validate_quantity(quantity_kg: Any) -> int:
+    if isinstance(quantity_kg, bool) or not isinstance(quantity_kg, int):
+        raise errors.InvalidQuantity("quantity_kg must be a whole number of kilograms")
+    if quantity_kg <= 0:
+        raise errors.InvalidQuantity("quantity_kg must be positive")
+    return quantity_kg
+
+
+# --- issuance ---------------------------------------------------------------------------------
+
+
+def issue_credits(
+    session: Session,
+    actor: Party,
+    project_public_id: str,
+    vintage: int,
+    quantity_kg: int,
+    to_account_public_id: str,
+    verification_statement_sha256: str | None = None,
+) -> tuple[Issuance, Movement]:
+    require_role(actor, Role.REGISTRAR)
+    validate_quantity(quantity_kg)
+    if not 2000 <= vintage <= 2100:
+        raise errors.InvalidRequest("vintage must be a calendar year between 2000 and 2100")
+    project = get_project(session, project_public_id)
+    if project.status != ProjectStatus.REGISTERED:
+        raise errors.ProjectNotRegistered(f"project {project.public_id} is {project.status}, not registered")
+    to_account = get_accounts(session, [to_account_public_id])[to_account_public_id]
+    if to_account.kind == AccountKind.HOLDING and to_account.party_id != project.owner_party_id:
+        raise errors.InvalidRequest("credits are issued to a holding account of the project's owner")
+    if to_account.kind in (AccountKind.RETIREMENT, AccountKind.CANCELLATION):
+        raise errors.InvalidRequest("credits cannot be issued into the retirement or cancellation account")
+    # Lock the project row so that two issuances for it take distinct numbers.
+    session.execute(select(Project.id).where(Project.id == project.id).with_for_update())  # type: ignore[arg-type]
+    number = (
+        session.execute(select(func.coalesce(func.max(Issuance.number), 0)).where(Issuance.project_id == project.id)).scalar_one()
+        + 1
+    )
+    prefix = serial_prefix(project.region, project.methodology_id, project.methodology_version, project.id,  # type: ignore[arg-type]
+                           vintage, number)
+    issuance = Issuance(
+        public_id=new_public_id("iss"), project_id=project.id, number=number, vintage=vintage,  # type: ignore[arg-type]
+        quantity_kg=quantity_kg, serial_prefix=prefix, account_id=to_account.id,  # type: ignore[arg-type]
+        verification_statement_sha256=verification_statement_sha256, issued_by_party_id=actor.id,  # type: ignore[arg-type]
+    )
+    session.add(issuance)
+    session.flush()
+    block_public_id = new_public_id("blk")
+    session.execute(
+        insert(CreditBlock).values(
+            public_id=block_public_id, issuance_id=issuance.id, first_unit=1, last_unit=quantity_kg,
+            quantity_kg=quantity_kg, account_id=to_account.id, status=BlockStatus.ACTIVE.value,
+            project_id=project.id, vintage=vintage,
+        )
+    )
+    unit_range = UnitRange(issuance.id, issuance.public_id, serial_number(prefix, 1, quantity_kg), 1,  # type: ignore[arg-type]
+                           quantity_kg, block_public_id)
+    body: dict[str, Any] = {
+        "id": issuance.public_id,
+        "project": project.public_id,
+        "methodology": {"id": project.methodology_id, "version": project.methodology_version},
+        "region": project.region,
+        "vintage": vintage,
+        "to": to_account.public_id,
+        "quantity_kg": quantity_kg,
+        "units": [unit_range.as_entry()],
+    }
+    if verification_statement_sha256:
+        body["verification_statement_sha256"] = verification_statement_sha256
+    entry_id, entry = append_entry(session, "issue", body, None, to_account.id)
+    movement = Movement(issuance.public_id, "issue", None, to_account.public_id, quantity_kg, [unit_range],
+                        entry_id, entry)
+    return issuance, movement
+
+
+# --- selecting and locking units --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Take:
+    block: Any  # a row of BLOCK_COLUMNS
+    first_unit: int
+    last_unit: int
+
+
+def _lock(query: Any) -> Any:
+    # Ignored by SQLite, where BEGIN IMMEDIATE already serialises writers.
+    return query.with_for_update(of=CreditBlock)
+
+
+def _select_oldest_first(
+    session: Session, account: Account, statuses: tuple[str, ...], quantity_kg: int, selection: OldestFirstSelection
+) -> list[_Take]:
+    query = select(*BLOCK_COLUMNS).where(
+        CreditBlock.account_id == account.id, CreditBlock.status.in_(statuses)  # type: ignore[attr-defined]
+    )
+    if selection.project_public_id is not None:
+        query = query.where(CreditBlock.project_id == get_project(session, selection.project_public_id).id)
+    if selection.vintage is not None:
+        query = query.where(CreditBlock.vintage == selection.vintage)
+    if selection.methodology_id is not None:
+        query = query.where(
+            CreditBlock.project_id.in_(select(Project.id).where(Project.methodology_id == selection.methodology_id))  # type: ignore[attr-defined]
+        )
+    query = query.order_by(CreditBlock.vintage, CreditBlock.issuance_id, CreditBlock.first_unit)
+    limit: int | None = FIRST_BATCH
+    while True:
+        rows = session.execute(_lock(query.limit(limit) if limit else query)).all()
+        takes, remaining = [], quantity_kg
+        for row in rows:
+            take = min(remaining, row.last_unit - row.first_unit + 1)
+            takes.append(_Take(row, row.first_unit, row.first_unit + take - 1))
+            remaining -= take
+            if remaining == 0:
+                return takes
+        if limit is None:
+            available = quantity_kg - remaining
+            raise errors.InsufficientCredits(
+                f"account {account.public_id} holds {available} kg matching this request, not {quantity_kg} kg"
+            )
+        # Rows may have been skipped because a concurrent command moved them: read on, and read
+        # everything (still locked in the same order) before concluding the account is short.
+        limit = limit * 8 if len(rows) == limit and limit < 4096 else None
+
+
+def _select_serial_range(
+    session: Session, account: Account, statuses: tuple[str, ...], selection: SerialRangeSelection
+) -> list[_Take]:
+    if not 1 <= selection.first_unit <= selection.last_unit:
+        raise errors.InvalidSerialRange("a serial range runs from first_unit >= 1 to last_unit >= first_unit")
+    issuance_id = session.execute(
+        select(Issuance.id).where(Issuance.public_id == selection.issuance_public_id)
+    ).scalar_one_or_none()
+    if issuance_id is None:
+        raise errors.UnknownIssuance(f"no issuance {selection.issuance_public_id}")
+    rows = session.execute(
+        _lock(
+            select(*BLOCK_COLUMNS)
+            .where(
+                CreditBlock.issuance_id == issuance_id,
+                CreditBlock.first_unit <= selection.last_unit,
+                CreditBlock.last_unit >= selection.first_unit,
+            )
+            .order_by(CreditBlock.first_unit)
+        )
+    ).all()
+    expected_next = selection.first_unit
+    takes = []
+    for row in rows:
+        if row.first_unit > expected_next:
+            break
+        if row.account_id != account.id or row.status not in statuses:
+            raise errors.CreditsNotAvailable(
+                f"units {max(row.first_unit, selection.first_unit)}–{min(row.last_unit, selection.last_unit)} "
+                f"of issuance {selection.issuance_public_id} are {row.status} "
+                + ("in another account" if row.account_id != account.id else "")
+            )
+        last = min(row.last_unit, selection.last_unit)
+        takes.append(_Take(row, expected_next, last))
+        expected_next = last + 1
+    if expected_next <= selection.last_unit:
+        raise errors.InvalidSerialRange(
+            f"units {expected_next}–{selection.last_unit} of issuance {selection.issuance_public_id} do not exist"
+        )
+    return takes
+
+
+def _select(
+    session: Session, account: Account, statuses: tuple[str, ...], quantity_kg: int | None, selection: Selection
+) -> list[_Take]:
+    if isinstance(selection, SerialRangeSelection):
+        size = selection.last_unit - selection.first_unit + 1
+        if quantity_kg is not None and validate_quantity(quantity_kg) != size:
+            raise errors.InvalidQuantity(f"quantity_kg {quantity_kg} differs from the {size} units of the serial range")
+        return _select_serial_range(session, account, statuses, selection)
+    if quantity_kg is None:
+        raise errors.InvalidQuantity("quantity_kg is required unless a serial range is given")
+    return _select_oldest_first(session, account, statuses, validate_quantity(quantity_kg), selection)
+
+
+# --- moving units -----------------------------------------------------------------------------
+
+
+def _apply(
+    session: Session, takes: list[_Take], to_account_id: int, new_status: str, retirement_id: int | None = None
+) -> list[UnitRange]:
+    """Move the taken units to the account and status; split blocks where only part is taken."""
+    issuance_ids = {t.block.issuance_id for t in takes}
+    issuances = {
+        row.id: row
+        for row in session.execute(
+            select(Issuance.id, Issuance.public_id, Issuance.serial_prefix).where(Issuance.id.in_(issuance_ids))  # type: ignore[union-attr]
+        )
+    }
+    moved: list[UnitRange] = []
+    new_blocks: list[dict[str, Any]] = []
+    for take in takes:
+        block = take.block
+        unchanged_guard = (
+            CreditBlock.id == block.id,
+            CreditBlock.account_id == block.account_id,
+            CreditBlock.status == block.status,
+            CreditBlock.first_unit == block.first_unit,
+            CreditBlock.last_unit == block.last_unit,
+        )
+        common = {"issuance_id": block.issuance_id, "project_id": block.project_id, "vintage": block.vintage}
+        if take.first_unit == block.first_unit and take.last_unit == block.last_unit:
+            values: dict[str, Any] = {"account_id": to_account_id, "status": new_status, "retirement_id": retirement_id}
+            moved_block_id = block.public_id
+        else:
+            # The original row keeps the lowest remainder; the moved part and any upper remainder
+            # become new rows. Shrinking first keeps ranges disjoint at every statement.
+            remainders = []
+            if block.first_unit < take.first_unit:
+                remainders.append((block.first_unit, take.first_unit - 1))
+            if take.last_unit < block.last_unit:
+                remainders.append((take.last_unit + 1, block.last_unit))
+            keep_first, keep_last = remainders[0]
+            values = {"first_unit": keep_first, "last_unit": keep_last, "quantity_kg": keep_last - keep_first + 1}
+            moved_block_id = new_public_id("blk")
+            new_blocks.append({
+                **common, "public_id": moved_block_id, "first_unit": take.first_unit, "last_unit": take.last_unit,
+                "quantity_kg": take.last_unit - take.first_unit + 1, "account_id": to_account_id,
+                "status": new_status, "retirement_id": retirement_id,
+            })
+            for first, last in remainders[1:]:
+                new_blocks.append({
+                    **common, "public_id": new_public_id("blk"), "first_unit": first, "last_unit": last,
+                    "quantity_kg": last - first + 1, "account_id": block.account_id, "status": block.status,
+                    "retirement_id": None,
+                })
+        result = session.execute(update(CreditBlock).where(*unchanged_guard).values(**values))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise errors.CreditsNotAvailable("these credits changed while the request ran; retry")
+        issuance = issuances[block.issuance_id]
+        moved.append(UnitRange(block.issuance_id, issuance.public_id,
+                               serial_number(issuance.serial_prefix, take.first_unit, take.last_unit),
+                               take.first_unit, take.last_unit, moved_block_id))
+    if new_blocks:
+        session.execute(insert(CreditBlock), new_blocks)
+    return moved
+
+
+def _holder_accounts(session: Session, actor: Party, from_public_id: str, *others: str) -> dict[str, Account]:
+    accounts = get_accounts(session, [from_public_id, *others])
+    source = accounts[from_public_id]
+    if source.kind == AccountKind.HOLDING:
+        require_holder(actor, source)
+    else:
+        require_role(actor, Role.REGISTRAR)
+    return accounts
+
+
+def transfer_credits(
+    session: Session,
+    actor: Party,
+    from_account: str,
+    to_account: str,
+    quantity_kg: int | None,
+    selection: Selection,
+) -> Movement:
+    accounts = _holder_accounts(session, actor, from_account, to_account)
+    source, target = accounts[from_account], accounts[to_account]
+    if source.id == target.id:
+        raise errors.InvalidRequest("the source and destination accounts are the same")
+    if target.kind in (AccountKind.RETIREMENT, AccountKind.CANCELLATION):
+        raise errors.InvalidRequest("use retire or cancel to move credits out of circulation")
+    takes = _select(session, source, (BlockStatus.ACTIVE.value,), quantity_kg, selection)
+    ranges = _apply(session, takes, target.id, BlockStatus.ACTIVE.value)  # type: ignore[arg-type]
+    public_id = new_public_id("trf")
+    kind = "buffer_contribution" if target.kind == AccountKind.BUFFER else "transfer"
+    total = sum(r.quantity_kg for r in ranges)
+    entry_id, entry = append_entry(session, kind, {
+        "id": public_id, "from": source.public_id, "to": target.public_id, "quantity_kg": total,
+        "units": [r.as_entry() for r in ranges],
+    }, source.id, target.id)
+    return Movement(public_id, kind, source.public_id, target.public_id, total, ranges, entry_id, entry)
+
+
+@dataclass(frozen=True)
+class RetirementDetails:
+    beneficiary_name: str
+    beneficiary_type: str
+    purpose: str
+    claim_period_start: date
+    claim_period_end: date
+    public_note: str = ""
+
+
+BENEFICIARY_TYPES = ("organisation", "individual", "product", "event")
+
+
+def retire_credits(
+    session: Session,
+    actor: Party,
+    from_account: str,
+    quantity_kg: int | None,
+    selection: Selection,
+    details: RetirementDetails,
+) -> tuple[Retirement, Movement]:
+    """Retire units for a beneficiary. Retired units sit in the retirement account and never move."""
+    if details.beneficiary_type not in BENEFICIARY_TYPES:
+        raise errors.InvalidRequest(f"beneficiary_type must be one of {', '.join(BENEFICIARY_TYPES)}")
+    if not details.beneficiary_name.strip() or not details.purpose.strip():
+        raise errors.InvalidRequest("a retirement names its beneficiary and its purpose")
+    if details.claim_period_end < details.claim_period_start:
+        raise errors.InvalidRequest("the claim period ends before it starts")
+    accounts = _holder_accounts(session, actor, from_account, RETIREMENT_ACCOUNT)
+    source, retired = accounts[from_account], accounts[RETIREMENT_ACCOUNT]
+    takes = _select(session, source, (BlockStatus.ACTIVE.value,), quantity_kg, selection)
+    total = sum(t.last_unit - t.first_unit + 1 for t in takes)
+    retirement = Retirement(
+        public_id=new_public_id("ret"), account_id=source.id, party_id=actor.id, quantity_kg=total,  # type: ignore[arg-type]
+        beneficiary_name=details.beneficiary_name.strip(), beneficiary_type=details.beneficiary_type,
+        purpose=details.purpose.strip(), claim_period_start=details.claim_period_start,
+        claim_period_end=details.claim_period_end, public_note=details.public_note,
+    )
+    session.add(retirement)
+    session.flush()
+    ranges = _apply(session, takes, retired.id, BlockStatus.RETIRED.value, retirement.id)  # type: ignore[arg-type]
+    entry_id, entry = append_entry(session, "retire", {
+        "id": retirement.public_id, "from": source.public_id, "to": retired.public_id, "quantity_kg": total,
+        "units": [r.as_entry() for r in ranges],
+        "beneficiary": {"name": retirement.beneficiary_name, "type": retirement.beneficiary_type},
+        "purpose": retirement.purpose,
+        "claim_period": {"start": details.claim_period_start.isoformat(), "end": details.claim_period_end.isoformat()},
+        "note": retirement.public_note,
+    }, source.id, retired.id)
+    retirement.ledger_entry_id = entry_id
+    session.flush()
+    movement = Movement(retirement.public_id, "retire", source.public_id, retired.public_id, total, ranges,
+                        entry_id, entry)
+    return retirement, movement
+
+
+def cancel_credits(
+    session: Session, actor: Party, from_account: str, quantity_kg: int | None, selection: Selection, reason: str
+) -> Movement:
+    """Registrar only: take units out of circulation for good (error, fraud, reversal cover)."""
+    require_role(actor, Role.REGISTRAR)
+    if not reason.strip():
+        raise errors.InvalidRequest("a cancellation states its reason")
+    accounts = get_accounts(session, [from_account, CANCELLATION_ACCOUNT])
+    source, cancelled = accounts[from_account], accounts[CANCELLATION_ACCOUNT]
+    statuses = (BlockStatus.ACTIVE.value, BlockStatus.FROZEN.value)
+    takes = _select(session, source, statuses, quantity_kg, selection)
+    ranges = _apply(session, takes, cancelled.id, BlockStatus.CANCELLED.value)  # type: ignore[arg-type]
+    public_id = new_public_id("cnl")
+    total = sum(r.quantity_kg for r in ranges)
+    entry_id, entry = append_entry(session, "cancel", {
+        "id": public_id, "from": source.public_id, "to": cancelled.public_id, "quantity_kg": total,
+        "units": [r.as_entry() for r in ranges], "reason": reason.strip(),
+    }, source.id, cancelled.id)
+    return Movement(public_id, "cancel", source.public_id, cancelled.public_id, total, ranges, entry_id, entry)
+
+
+def set_frozen(
+    session: Session, actor: Party, account: str, quantity_kg: int | None, selection: Selection, reason: str,
+    frozen: bool,
+) -> Movement:
+    """Registrar only: freeze units (they stay with the holder but cannot move) or release them."""
+    require_role(actor, Role.REGISTRAR)
+    if not reason.strip():
+        raise errors.InvalidRequest("a freeze or unfreeze states its reason")
+    holder = get_accounts(session, [account])[account]
+    before, after = (BlockStatus.ACTIVE, BlockStatus.FROZEN) if frozen else (BlockStatus.FROZEN, BlockStatus.ACTIVE)
+    takes = _select(session, holder, (before.value,), quantity_kg, selection)
+    ranges = _apply(session, takes, holder.id, after.value)  # type: ignore[arg-type]
+    kind = "freeze" if frozen else "unfreeze"
+    public_id = new_public_id("frz" if frozen else "ufz")
+    total = sum(r.quantity_kg for r in ranges)
+    entry_id, entry = append_entry(session, kind, {
+        "id": public_id, "from": holder.public_id, "to": holder.public_id, "quantity_kg": total,
+        "units": [r.as_entry() for r in ranges], "reason": reason.strip(),
+    }, holder.id, holder.id)
+    return Movement(public_id, kind, holder.public_id, holder.public_id, total, ranges, entry_id, entry)
+
+
+# --- balances ---------------------------------------------------------------------------------
+
+BALANCE_GROUPS = {
+    "project": Project.public_id,
+    "vintage": CreditBlock.vintage,
+    "methodology": Project.methodology_id,
+}
+
+
+def account_balances(session: Session, account: Account, group_by: str | None = None) -> list[dict[str, Any]]:
+    """Quantities by status, optionally per project, vintage or methodology."""
+    columns: list[Any] = [CreditBlock.status, func.sum(CreditBlock.quantity_kg).label("quantity_kg")]
+    query_group: list[Any] = [CreditBlock.status]
+    if group_by is not None:
+        if group_by not in BALANCE_GROUPS:
+            raise errors.InvalidRequest(f"group_by must be one of {', '.join(BALANCE_GROUPS)}")
+        columns.insert(0, BALANCE_GROUPS[group_by].label("group"))
+        query_group.insert(0, BALANCE_GROUPS[group_by])
+    query = select(*columns).where(CreditBlock.account_id == account.id)
+    if group_by in ("project", "methodology"):
+        query = query.join(Project, Project.id == CreditBlock.project_id)  # type: ignore[arg-type]
+    rows = session.execute(query.group_by(*query_group).order_by(*query_group)).all()
+    grouped: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        key = row.group if group_by else None
+        item = grouped.setdefault(key, {"group": key, "active_kg": 0, "frozen_kg": 0, "retired_kg": 0,
+                                        "cancelled_kg": 0})
+        item[f"{row.status}_kg"] = int(row.quantity_kg)
+    return list(grouped.values())

@@ -1,0 +1,186 @@
+"""The sequencer, signed checkpoints and proofs over the stored tree."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
+from sqlmodel import Session
+
+from registry import errors
+from registry.db import Database
+from registry.ledger import merkle
+from registry.ledger.models import LedgerEntry, LogCheckpoint, MerkleNode
+from registry.ledger.signing import LogSigner
+from registry.ledger.verify import leaf_hash
+from registry.models import Retirement
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL advisory lock key: one sequencer at a time across every API worker and host.
+SEQUENCER_LOCK_KEY = 0x43_49_52_4C  # "CIRL"
+
+
+def tree_size(session: Session) -> int:
+    return int(session.execute(select(func.coalesce(func.max(LogCheckpoint.tree_size), 0))).scalar_one())
+
+
+def latest_checkpoint(session: Session) -> LogCheckpoint | None:
+    return session.execute(
+        select(LogCheckpoint).order_by(LogCheckpoint.tree_size.desc()).limit(1)  # type: ignore[attr-defined]
+    ).scalar_one_or_none()
+
+
+def fetch_nodes(session: Session, nodes: set[merkle.Node]) -> dict[merkle.Node, bytes]:
+    if not nodes:
+        return {}
+    rows = session.execute(
+        select(MerkleNode.level, MerkleNode.position, MerkleNode.hash).where(
+            tuple_(MerkleNode.level, MerkleNode.position).in_(sorted(nodes))
+        )
+    ).all()
+    found = {(r.level, r.position): r.hash for r in rows}
+    missing = nodes - found.keys()
+    if missing:
+        raise RuntimeError(f"the stored tree is missing nodes {sorted(missing)[:5]}; run `cir audit`")
+    return found
+
+
+def has_pending_entries(session: Session) -> bool:
+    return session.execute(
+        select(LedgerEntry.id).where(LedgerEntry.leaf_index.is_(None)).limit(1)  # type: ignore[union-attr]
+    ).first() is not None
+
+
+def sequence_pending(session: Session, signer: LogSigner, batch_size: int = 5000) -> LogCheckpoint | None:
+    """Give the oldest unsequenced entries the next leaf indexes and sign a checkpoint over them.
+
+    Runs in a write transaction. On PostgreSQL it returns at once when another worker holds the
+    sequencer lock; on SQLite the write transaction (BEGIN IMMEDIATE) is the lock.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql" and not session.execute(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK_KEY}
+    ).scalar_one():
+        return None
+    rows = session.execute(
+        select(LedgerEntry.id, LedgerEntry.body)
+        .where(LedgerEntry.leaf_index.is_(None))  # type: ignore[union-attr]
+        .order_by(LedgerEntry.id)
+        .limit(batch_size)
+    ).all()
+    if not rows:
+        return None
+    old_size = tree_size(session)
+    frontier = fetch_nodes(session, set(merkle.root_plan(old_size))) if old_size else {}
+    created = merkle.new_perfect_nodes(old_size, [leaf_hash(r.body) for r in rows], frontier)
+    entries = LedgerEntry.__table__  # Core table: a plain executemany, not an ORM bulk update
+    session.connection().execute(
+        update(entries).where(entries.c.id == bindparam("entry_id")).values(leaf_index=bindparam("index")),
+        [{"entry_id": r.id, "index": old_size + i} for i, r in enumerate(rows)],
+    )
+    session.execute(
+        insert(MerkleNode), [{"level": lv, "position": pos, "hash": h} for (lv, pos), h in created.items()]
+    )
+    new_size = old_size + len(rows)
+    root = merkle.fold(merkle.root_plan(new_size), {**frontier, **created})
+    checkpoint = LogCheckpoint(tree_size=new_size, root_hash=root, note=signer.sign_checkpoint(new_size, root))
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint
+
+
+def sequence_all(db: Database, signer: LogSigner, batch_size: int = 5000) -> int:
+    """Sequence until nothing is pending; returns the number of checkpoints written."""
+    written = 0
+    while True:
+        with db.write() as session:
+            if sequence_pending(session, signer, batch_size) is None:
+                return written
+        written += 1
+
+
+class SequencerThread(threading.Thread):
+    """Runs the sequencer every `interval_s` inside a service process."""
+
+    def __init__(self, db: Database, signer: LogSigner, interval_s: float, batch_size: int) -> None:
+        super().__init__(name="cir-sequencer", daemon=True)
+        self.db, self.signer, self.interval_s, self.batch_size = db, signer, interval_s, batch_size
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval_s):
+            try:
+                # A cheap read first: an idle SQLite registry should not take the write lock.
+                with self.db.read() as session:
+                    if not has_pending_entries(session):
+                        continue
+                sequence_all(self.db, self.signer, self.batch_size)
+            except Exception:  # keep sequencing after a transient database error
+                log.exception("sequencer step failed; retrying")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
+
+
+# --- reads and proofs -------------------------------------------------------------------------
+
+
+def entry_at(session: Session, leaf_index: int) -> bytes:
+    body = session.execute(select(LedgerEntry.body).where(LedgerEntry.leaf_index == leaf_index)).scalar_one_or_none()
+    if body is None:
+        raise errors.UnknownLogEntry(f"no log entry at index {leaf_index}")
+    return bytes(body)
+
+
+def _check_size(session: Session, size: int) -> None:
+    current = tree_size(session)
+    if not 1 <= size <= current:
+        raise errors.InvalidRequest(f"tree_size must be between 1 and the current size {current}")
+
+
+def inclusion_proof(session: Session, leaf_index: int, size: int) -> list[bytes]:
+    _check_size(session, size)
+    if not 0 <= leaf_index < size:
+        raise errors.InvalidRequest(f"leaf index {leaf_index} is not in a tree of size {size}")
+    plans = merkle.inclusion_plan(leaf_index, size)
+    nodes = fetch_nodes(session, merkle.nodes_of(plans))
+    return [merkle.fold(p, nodes) for p in plans]
+
+
+def consistency_proof(session: Session, old_size: int, new_size: int) -> list[bytes]:
+    _check_size(session, new_size)
+    if not 1 <= old_size <= new_size:
+        raise errors.InvalidRequest("old must be between 1 and new")
+    plans = merkle.consistency_plan(old_size, new_size)
+    nodes = fetch_nodes(session, merkle.nodes_of(plans))
+    return [merkle.fold(p, nodes) for p in plans]
+
+
+def b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+def retirement_proof_bundle(session: Session, retirement_public_id: str) -> dict[str, Any]:
+    """{"entry", "leaf_index", "inclusion", "checkpoint"}: all an auditor needs, with our public key."""
+    row = session.execute(
+        select(LedgerEntry.body, LedgerEntry.leaf_index)
+        .join(Retirement, Retirement.ledger_entry_id == LedgerEntry.id)  # type: ignore[arg-type]
+        .where(Retirement.public_id == retirement_public_id)
+    ).first()
+    if row is None:
+        raise errors.UnknownRetirement(f"no retirement {retirement_public_id}")
+    checkpoint = latest_checkpoint(session)
+    if row.leaf_index is None or checkpoint is None or checkpoint.tree_size <= row.leaf_index:
+        raise errors.NotYetInCheckpoint("the retirement is not in a signed checkpoint yet; retry in a second")
+    hashes = inclusion_proof(session, row.leaf_index, checkpoint.tree_size)
+    return {
+        "entry": bytes(row.body).decode(),
+        "leaf_index": row.leaf_index,
+        "inclusion": {"leaf_index": row.leaf_index, "tree_size": checkpoint.tree_size, "hashes": b64(hashes)},
+        "checkpoint": checkpoint.note,
+    }

@@ -1,0 +1,63 @@
+"""The registry's Ed25519 log key: loading, first-start generation, signed checkpoints."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from registry.ledger.verify import ED25519_SIGNATURE_TYPE, SIGNATURE_LINE_PREFIX, ed25519_key_id
+
+
+class LogSigner:
+    """Signs checkpoints as a C2SP signed note. The private key never leaves this object."""
+
+    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+        if not name or any(c.isspace() for c in name) or "+" in name:
+            raise ValueError("a signed-note key name must be non-empty, without spaces or '+'")
+        self.name = name
+        self._private_key = private_key
+        self.public_key_raw = private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self.key_id = ed25519_key_id(name, self.public_key_raw)
+
+    @property
+    def verifier_key(self) -> str:
+        """`<name>+<hex key id>+<base64(0x01 || public key)>`, the string auditors pin."""
+        key = base64.b64encode(ED25519_SIGNATURE_TYPE + self.public_key_raw).decode()
+        return f"{self.name}+{self.key_id.hex()}+{key}"
+
+    def sign_note(self, text: str) -> str:
+        if not text.endswith("\n"):
+            raise ValueError("note text must end with a newline")
+        signature = self.key_id + self._private_key.sign(text.encode())
+        return f"{text}\n{SIGNATURE_LINE_PREFIX}{self.name} {base64.b64encode(signature).decode()}\n"
+
+    def sign_checkpoint(self, tree_size: int, root_hash: bytes) -> str:
+        body = f"{self.name}\n{tree_size}\n{base64.b64encode(root_hash).decode()}\n"
+        return self.sign_note(body)
+
+    def __repr__(self) -> str:  # never print key material
+        return f"LogSigner({self.verifier_key})"
+
+
+def load_or_create_signer(name: str, key_file: Path) -> LogSigner:
+    """Load the PKCS#8 PEM key, generating it (mode 0600) on first start."""
+    if key_file.exists():
+        private_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        if not isinstance(private_key, Ed25519PrivateKey):
+            raise ValueError(f"{key_file} does not hold an Ed25519 private key")
+        return LogSigner(name, private_key)
+    private_key = Ed25519PrivateKey.generate()
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    return LogSigner(name, private_key)

@@ -1,0 +1,211 @@
+"""Registry tables: parties, keys, accounts, projects, issuances, credit blocks, retirements.
+
+Quantities are integer kg CO2e. A credit block is a contiguous unit range [first_unit, last_unit]
+of one issuance; blocks are never deleted: a partial move shrinks the block and inserts a new one
+for the part that moved, so the parts keep the serial ranges they cover.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def big_int(*args: Any, **kwargs: Any) -> Column:  # type: ignore[type-arg]
+    """64-bit integers: kg units and log positions outgrow 32 bits; SQLite integers are 64-bit."""
+    return Column(BigInteger().with_variant(Integer, "sqlite"), *args, **kwargs)
+
+
+class Role(StrEnum):
+    REGISTRAR = "registrar"
+    PROJECT_OWNER = "project_owner"
+    VERIFIER = "verifier"
+    BUYER = "buyer"
+    AUDITOR = "auditor"
+
+
+class PartyKind(StrEnum):
+    ORGANISATION = "organisation"
+    INDIVIDUAL = "individual"
+
+
+class AccountKind(StrEnum):
+    HOLDING = "holding"
+    BUFFER = "buffer"
+    RETIREMENT = "retirement"
+    CANCELLATION = "cancellation"
+
+
+class ProjectStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    UNDER_VALIDATION = "under_validation"
+    CHANGES_REQUESTED = "changes_requested"
+    REGISTERED = "registered"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+    WITHDRAWN = "withdrawn"
+    COMPLETED = "completed"
+
+
+class BlockStatus(StrEnum):
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    RETIRED = "retired"
+    CANCELLED = "cancelled"
+
+
+class Party(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    name: str
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    # Space-separated `Role` values; a party has few roles and every request reads them.
+    roles: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (CheckConstraint("kind IN ('organisation', 'individual')", name="party_kind"),)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(self.roles.split())
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    party_id: int = Field(foreign_key="party.id", index=True)
+    # SHA-256 of the key: keys are 160 random bits, so a fast hash is enough and lookups stay O(1).
+    key_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    prefix: str
+    label: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    party_id: int | None = Field(default=None, foreign_key="party.id", index=True)
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    name: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('holding', 'buffer', 'retirement', 'cancellation')", name="account_kind"
+        ),
+        # Holding accounts belong to a party; system accounts belong to the registry itself.
+        CheckConstraint(
+            "(kind = 'holding') = (party_id IS NOT NULL)", name="account_holder_matches_kind"
+        ),
+    )
+
+
+class Project(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    owner_party_id: int = Field(foreign_key="party.id", index=True)
+    name: str
+    methodology_id: str
+    methodology_version: str
+    region: str = Field(index=True)  # ISO 3166-2, e.g. CN-JS
+    location: str
+    latitude: float | None = None
+    longitude: float | None = None
+    capacity: float | None = None
+    capacity_unit: str | None = None
+    status: str = Field(default=ProjectStatus.DRAFT.value, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Issuance(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    project_id: int = Field(foreign_key="project.id", index=True)
+    number: int  # 1, 2, 3 … within the project
+    vintage: int
+    quantity_kg: int = Field(sa_column=big_int(nullable=False))
+    # Fixed at issuance: region, methodology and version, project, vintage and number.
+    serial_prefix: str = Field(sa_column=Column(String(120), unique=True, nullable=False))
+    account_id: int = Field(foreign_key="account.id")
+    verification_statement_sha256: str | None = None
+    issued_by_party_id: int = Field(foreign_key="party.id")
+    issued_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "number", name="issuance_number_per_project"),
+        CheckConstraint("quantity_kg > 0", name="issuance_quantity_positive"),
+        CheckConstraint("vintage BETWEEN 2000 AND 2100", name="issuance_vintage_plausible"),
+    )
+
+
+class CreditBlock(SQLModel, table=True):
+    __tablename__ = "credit_block"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    issuance_id: int = Field(foreign_key="issuance.id")
+    first_unit: int = Field(sa_column=big_int(nullable=False))
+    last_unit: int = Field(sa_column=big_int(nullable=False))
+    quantity_kg: int = Field(sa_column=big_int(nullable=False))
+    account_id: int = Field(foreign_key="account.id")
+    status: str = Field(sa_column=Column(String(12), nullable=False))
+    # Copies of immutable issuance facts, so that oldest-first selection and balances by
+    # project and vintage read one indexed table.
+    project_id: int = Field(foreign_key="project.id")
+    vintage: int
+    retirement_id: int | None = Field(default=None, foreign_key="retirement.id")
+
+    __table_args__ = (
+        CheckConstraint("first_unit >= 1", name="block_first_unit_positive"),
+        CheckConstraint("last_unit >= first_unit", name="block_range_ordered"),
+        CheckConstraint("quantity_kg = last_unit - first_unit + 1", name="block_quantity_matches_range"),
+        CheckConstraint(
+            "status IN ('active', 'frozen', 'retired', 'cancelled')", name="block_status"
+        ),
+        CheckConstraint(
+            "(status = 'retired') = (retirement_id IS NOT NULL)", name="block_retired_has_retirement"
+        ),
+        Index("ix_block_holdings", "account_id", "status", "vintage", "issuance_id", "first_unit"),
+        Index("ix_block_issuance_range", "issuance_id", "first_unit"),
+    )
+
+
+class Retirement(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    account_id: int = Field(foreign_key="account.id", index=True)
+    party_id: int = Field(foreign_key="party.id")
+    quantity_kg: int = Field(sa_column=big_int(nullable=False))
+    beneficiary_name: str
+    beneficiary_type: str
+    purpose: str
+    claim_period_start: date
+    claim_period_end: date
+    public_note: str = ""
+    ledger_entry_id: int | None = Field(default=None, sa_column=big_int(ForeignKey("ledger_entry.id")))
+    retired_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("quantity_kg > 0", name="retirement_quantity_positive"),
+        CheckConstraint("claim_period_end >= claim_period_start", name="retirement_period_ordered"),
+    )

@@ -1,0 +1,26 @@
+"""The one settings object. Every value can be set with a `CIR_`-prefixed environment variable."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIR_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///var/registry.db"
+    # The registry's Ed25519 signing key (PKCS#8 PEM). Generated on first start when missing.
+    signing_key_file: Path = Path("var/registry-signing-key.pem")
+    # The checkpoint origin line and the signed-note key name (C2SP tlog-checkpoint).
+    log_origin: str = "carbon-inclusion-registry.example/log"
+    # How often the sequencer looks for new entries; bounds the time from write to signed checkpoint.
+    sequencer_interval_s: float = 0.25
+    sequencer_batch_size: int = 5000
+    # Run the sequencer inside the API process. Turn off when a separate `cir sequencer` runs.
+    run_sequencer: bool = True
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

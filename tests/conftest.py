@@ -1,0 +1,104 @@
+"""Every database test runs twice: on SQLite and on PostgreSQL.
+
+PostgreSQL is used when CIR_TEST_POSTGRES_URL is set or a server answers on 127.0.0.1:5432; with
+CIR_TEST_POSTGRES_REQUIRED=1 (CI) its absence fails the run instead of skipping those tests.
+Each run migrates one fresh SQLite template file and one fresh PostgreSQL database with Alembic;
+each test gets a copy of the file, or the PostgreSQL database emptied back to its migrated state.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import create_engine, make_url, text
+from sqlmodel import SQLModel
+
+from registry.db import Database
+from registry.ledger.signing import LogSigner
+from registry.migrate import upgrade_database
+import api.idempotency  # noqa: F401  (its table is in the metadata too)
+import registry.ledger.models  # noqa: F401
+import registry.models  # noqa: F401
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+POSTGRES_REQUIRED = os.environ.get("CIR_TEST_POSTGRES_REQUIRED") == "1"
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get("CIR_TEST_POSTGRES_URL")
+    if url:
+        return url
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError:
+        return None
+    return DEFAULT_POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        if POSTGRES_REQUIRED:
+            pytest.fail("PostgreSQL is required (CIR_TEST_POSTGRES_REQUIRED=1) but none answers")
+        pytest.skip("no PostgreSQL server: set CIR_TEST_POSTGRES_URL or start one on 127.0.0.1:5432")
+    name = f"cir_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    upgrade_database(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    """Delete every row a test may have written; keep the migration's system accounts."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            where = " WHERE party_id IS NOT NULL" if table.name == "account" else ""
+            conn.execute(text(f'DELETE FROM "{table.name}"{where}'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        if request.node.get_closest_marker("postgres_only"):
+            pytest.skip("needs PostgreSQL's row locks for real concurrency")
+        path = tmp_path / "registry.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _empty_postgres(url)
+        yield url
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def signer() -> LogSigner:
+    return LogSigner("registry.test/log", Ed25519PrivateKey.generate())
