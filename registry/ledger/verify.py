@@ -132,7 +132,7 @@ def ed25519_key_id(name: str, public_key_raw: bytes) -> bytes:
 
 def parse_verifier_key(text: str) -> VerifierKey:
     """Parse `<name>+<hex key id>+<base64(0x01 || 32-byte key)>` and check the key id."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)  # the base64 key itself may contain '+'
     if len(parts) != 3 or not parts[0]:
         raise VerificationError("a verifier key has the form <name>+<hex key id>+<base64 key>")
     name, key_id_hex, key_b64 = parts
