@@ -42,14 +42,11 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 def find_response(session: Session, party_id: int, key: str, fingerprint: str) -> tuple[int, bytes] | None:
-    record = session.exec(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.party_id == party_id, IdempotencyRecord.key == key
-        )
-    ).first()
+    record = session.execute(
+        select(IdempotencyRecord).where(IdempotencyRecord.party_id == party_id, IdempotencyRecord.key == key)
+    ).scalar_one_or_none()
     if record is None:
         return None
-    record = record[0] if isinstance(record, tuple) else record
     if record.request_sha256 != fingerprint:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was already used for a different request; use a new key"

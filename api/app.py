@@ -1,0 +1,66 @@
+"""The FastAPI application: thin HTTP over the domain packages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from api.problems import install_problem_handlers
+from api.routes import credits, log, registry
+from registry.db import Database
+from registry.ledger.log import SequencerThread
+from registry.ledger.signing import LogSigner, load_or_create_signer
+from registry.migrate import upgrade_database
+from registry.settings import Settings, get_settings
+
+DESCRIPTION = """
+A regional carbon-inclusion (碳普惠) credit registry. Quantities are integer **kilograms of CO2e**
+(1 credit = 1 tCO2e = 1,000 kg). Every credit movement is an entry in a signed, append-only
+Merkle log (RFC 9162, C2SP checkpoints); anyone can verify a retirement offline from its proof
+bundle and the key at `/api/v1/log/key`.
+
+Authenticate with `Authorization: Bearer <api key>`. Public reads (projects, issuances,
+retirements, proofs, the log) need no key. Errors are RFC 9457 problem details.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    db: Database | None = None,
+    signer: LogSigner | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            upgrade_database(settings.database_url)
+        app.state.db = db or Database(settings.database_url)
+        app.state.signer = signer or load_or_create_signer(settings.log_origin, settings.signing_key_file)
+        sequencer = None
+        if settings.run_sequencer:
+            sequencer = SequencerThread(app.state.db, app.state.signer, settings.sequencer_interval_s,
+                                        settings.sequencer_batch_size)
+            sequencer.start()
+        try:
+            yield
+        finally:
+            if sequencer is not None:
+                sequencer.stop()
+            if db is None:
+                app.state.db.dispose()
+
+    app = FastAPI(title="Carbon Inclusion Registry", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_problem_handlers(app)
+    for module in (registry, credits, log):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app
