@@ -64,3 +64,8 @@ def create_app(
         return RedirectResponse("/docs")
 
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app `cir serve` runs in each worker: `cir serve` has already migrated."""
+    return create_app(migrate=False)

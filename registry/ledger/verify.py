@@ -245,7 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, VerificationError) as exc:
         print(f"NOT VERIFIED: {exc}", file=sys.stderr)
         return 1
-    print(f"VERIFIED: entry {bundle['leaf_index']} ({entry.get('type')}) is in the signed log")
+    print(f"VERIFIED: log entry {bundle['leaf_index']} is in the checkpoint signed by {args[1].split('+')[0]}")
+    print(f"  {entry.get('type')} {entry.get('id')}: {entry.get('quantity_kg')} kg CO2e from {entry.get('from')}")
+    if entry.get("type") == "retire":
+        period = entry.get("claim_period", {})
+        print(f"  beneficiary: {entry['beneficiary']['name']} ({entry['beneficiary']['type']})")
+        print(f"  purpose: {entry.get('purpose')}; claim period {period.get('start')} to {period.get('end')}")
+    for units in entry.get("units", []):
+        print(f"  serial {units['serial']}")
     return 0
 
 
