@@ -68,7 +68,7 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-def _empty_postgres(url: str) -> None:
+def empty_database(url: str) -> None:
     """Delete every row a test may have written; keep the migration's system accounts."""
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -81,14 +81,12 @@ def _empty_postgres(url: str) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        if request.node.get_closest_marker("postgres_only"):
-            pytest.skip("needs PostgreSQL's row locks for real concurrency")
         path = tmp_path / "registry.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("postgres_url")
-        _empty_postgres(url)
+        empty_database(url)
         yield url
 
 
