@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from api.deps import ApiKeyCache
 from api.problems import install_problem_handlers
 from api.routes import credits, log, registry
 from registry.db import Database
@@ -40,6 +41,7 @@ def create_app(
         if migrate:
             upgrade_database(settings.database_url)
         app.state.db = db or Database(settings.database_url)
+        app.state.api_key_cache = ApiKeyCache()
         app.state.signer = signer or load_or_create_signer(settings.log_origin, settings.signing_key_file)
         sequencer = None
         if settings.run_sequencer:

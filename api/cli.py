@@ -134,7 +134,7 @@ def audit() -> None:
     """Recompute the tree, check every checkpoint, and replay the log against the balances."""
     from registry.ledger.audit import audit as run_audit
 
-    with _database().read() as s:
+    with _database().snapshot() as s:
         report = run_audit(s, _signer().verifier_key)
     typer.echo(f"{report.entries} entries ({report.pending} pending), {report.checkpoints} checkpoints, "
                f"{report.issuances} issuances")

@@ -33,8 +33,10 @@ def run_command(
     status_code: int = 201,
 ) -> Response:
     key = request.headers.get("Idempotency-Key")
-    body = rfc8785.dumps(payload.model_dump(mode="json")) if payload is not None else b""
-    fingerprint = request_fingerprint(request.method, request.url.path, body)
+    fingerprint = ""
+    if key is not None:
+        body = rfc8785.dumps(payload.model_dump(mode="json")) if payload is not None else b""
+        fingerprint = request_fingerprint(request.method, request.url.path, body)
     for attempt in range(ATTEMPTS):
         try:
             with db.write() as session:

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from functools import lru_cache
+
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from registry import errors
 from registry.ids import new_public_id
 from registry.ledger.entries import append_entry
 from registry.models import (
-    Account,
     AccountKind,
     BlockStatus,
     CreditBlock,
@@ -34,6 +35,7 @@ from registry.models import (
 from registry.serials import serial_number, serial_prefix
 from registry.service import (
     CANCELLATION_ACCOUNT,
+    AccountRef,
     RETIREMENT_ACCOUNT,
     get_accounts,
     get_project,
@@ -44,16 +46,59 @@ from registry.service import (
 # Oldest-first selection reads blocks in growing batches; most commands need one or two blocks.
 FIRST_BATCH = 8
 
-BLOCK_COLUMNS = (
-    CreditBlock.id,
-    CreditBlock.public_id,
-    CreditBlock.issuance_id,
-    CreditBlock.first_unit,
-    CreditBlock.last_unit,
-    CreditBlock.account_id,
-    CreditBlock.status,
-    CreditBlock.project_id,
-    CreditBlock.vintage,
+BLOCKS = CreditBlock.__table__
+ISSUANCES = Issuance.__table__
+
+# Statements on the hot path are built once: building SQL expressions per request costs more
+# CPU than the database work they describe. Each block row carries its issuance's serial data.
+_BLOCK_SELECT = select(
+    BLOCKS.c.id, BLOCKS.c.public_id, BLOCKS.c.issuance_id, BLOCKS.c.first_unit, BLOCKS.c.last_unit,
+    BLOCKS.c.account_id, BLOCKS.c.status, BLOCKS.c.project_id, BLOCKS.c.vintage,
+    ISSUANCES.c.public_id.label("issuance_public_id"), ISSUANCES.c.serial_prefix,
+).join(ISSUANCES, ISSUANCES.c.id == BLOCKS.c.issuance_id)
+_GUARD = (
+    BLOCKS.c.id == bindparam("b_id"),
+    BLOCKS.c.account_id == bindparam("b_account"),
+    BLOCKS.c.status == bindparam("b_status"),
+    BLOCKS.c.first_unit == bindparam("b_first"),
+    BLOCKS.c.last_unit == bindparam("b_last"),
+)
+_MOVE_WHOLE_BLOCK = update(BLOCKS).where(*_GUARD).values(
+    account_id=bindparam("to_account"), status=bindparam("to_status"), retirement_id=bindparam("to_retirement")
+)
+_SHRINK_BLOCK = update(BLOCKS).where(*_GUARD).values(
+    first_unit=bindparam("keep_first"), last_unit=bindparam("keep_last"), quantity_kg=bindparam("keep_quantity")
+)
+_INSERT_BLOCKS = insert(BLOCKS)
+
+
+@lru_cache(maxsize=256)
+def _oldest_first_statement(statuses: tuple[str, ...], by_project: bool, by_vintage: bool, by_methodology: bool,
+                            limit: int | None) -> Any:
+    query = _BLOCK_SELECT.where(BLOCKS.c.account_id == bindparam("account_id"), BLOCKS.c.status.in_(statuses))
+    if by_project:
+        query = query.where(BLOCKS.c.project_id == bindparam("project_id"))
+    if by_vintage:
+        query = query.where(BLOCKS.c.vintage == bindparam("vintage"))
+    if by_methodology:
+        query = query.where(
+            BLOCKS.c.project_id.in_(select(Project.id).where(Project.methodology_id == bindparam("methodology_id")))  # type: ignore[attr-defined]
+        )
+    query = query.order_by(BLOCKS.c.vintage, BLOCKS.c.issuance_id, BLOCKS.c.first_unit)
+    if limit is not None:
+        query = query.limit(limit)
+    # Ignored by SQLite, where BEGIN IMMEDIATE already serialises writers.
+    return query.with_for_update(of=BLOCKS)
+
+
+_SERIAL_RANGE_STATEMENT = (
+    _BLOCK_SELECT.where(
+        BLOCKS.c.issuance_id == bindparam("issuance_id"),
+        BLOCKS.c.first_unit <= bindparam("last"),
+        BLOCKS.c.last_unit >= bindparam("first"),
+    )
+    .order_by(BLOCKS.c.first_unit)
+    .with_for_update(of=BLOCKS)
 )
 
 
@@ -195,34 +240,26 @@ def issue_credits(
 
 @dataclass(frozen=True)
 class _Take:
-    block: Any  # a row of BLOCK_COLUMNS
+    block: Any  # a row of _BLOCK_SELECT
     first_unit: int
     last_unit: int
 
 
-def _lock(query: Any) -> Any:
-    # Ignored by SQLite, where BEGIN IMMEDIATE already serialises writers.
-    return query.with_for_update(of=CreditBlock)
-
-
 def _select_oldest_first(
-    session: Session, account: Account, statuses: tuple[str, ...], quantity_kg: int, selection: OldestFirstSelection
+    session: Session, account: AccountRef, statuses: tuple[str, ...], quantity_kg: int, selection: OldestFirstSelection
 ) -> list[_Take]:
-    query = select(*BLOCK_COLUMNS).where(
-        CreditBlock.account_id == account.id, CreditBlock.status.in_(statuses)  # type: ignore[attr-defined]
-    )
+    params: dict[str, Any] = {"account_id": account.id}
     if selection.project_public_id is not None:
-        query = query.where(CreditBlock.project_id == get_project(session, selection.project_public_id).id)
+        params["project_id"] = get_project(session, selection.project_public_id).id
     if selection.vintage is not None:
-        query = query.where(CreditBlock.vintage == selection.vintage)
+        params["vintage"] = selection.vintage
     if selection.methodology_id is not None:
-        query = query.where(
-            CreditBlock.project_id.in_(select(Project.id).where(Project.methodology_id == selection.methodology_id))  # type: ignore[attr-defined]
-        )
-    query = query.order_by(CreditBlock.vintage, CreditBlock.issuance_id, CreditBlock.first_unit)
+        params["methodology_id"] = selection.methodology_id
+    shape = (statuses, "project_id" in params, "vintage" in params, "methodology_id" in params)
+    connection = session.connection()
     limit: int | None = FIRST_BATCH
     while True:
-        rows = session.execute(_lock(query.limit(limit) if limit else query)).all()
+        rows = connection.execute(_oldest_first_statement(*shape, limit), params).all()
         takes, remaining = [], quantity_kg
         for row in rows:
             take = min(remaining, row.last_unit - row.first_unit + 1)
@@ -241,7 +278,7 @@ def _select_oldest_first(
 
 
 def _select_serial_range(
-    session: Session, account: Account, statuses: tuple[str, ...], selection: SerialRangeSelection
+    session: Session, account: AccountRef, statuses: tuple[str, ...], selection: SerialRangeSelection
 ) -> list[_Take]:
     if not 1 <= selection.first_unit <= selection.last_unit:
         raise errors.InvalidSerialRange("a serial range runs from first_unit >= 1 to last_unit >= first_unit")
@@ -250,16 +287,9 @@ def _select_serial_range(
     ).scalar_one_or_none()
     if issuance_id is None:
         raise errors.UnknownIssuance(f"no issuance {selection.issuance_public_id}")
-    rows = session.execute(
-        _lock(
-            select(*BLOCK_COLUMNS)
-            .where(
-                CreditBlock.issuance_id == issuance_id,
-                CreditBlock.first_unit <= selection.last_unit,
-                CreditBlock.last_unit >= selection.first_unit,
-            )
-            .order_by(CreditBlock.first_unit)
-        )
+    rows = session.connection().execute(
+        _SERIAL_RANGE_STATEMENT,
+        {"issuance_id": issuance_id, "first": selection.first_unit, "last": selection.last_unit},
     ).all()
     expected_next = selection.first_unit
     takes = []
@@ -283,7 +313,7 @@ def _select_serial_range(
 
 
 def _select(
-    session: Session, account: Account, statuses: tuple[str, ...], quantity_kg: int | None, selection: Selection
+    session: Session, account: AccountRef, statuses: tuple[str, ...], quantity_kg: int | None, selection: Selection
 ) -> list[_Take]:
     if isinstance(selection, SerialRangeSelection):
         size = selection.last_unit - selection.first_unit + 1
@@ -301,28 +331,20 @@ def _select(
 def _apply(
     session: Session, takes: list[_Take], to_account_id: int, new_status: str, retirement_id: int | None = None
 ) -> list[UnitRange]:
-    """Move the taken units to the account and status; split blocks where only part is taken."""
-    issuance_ids = {t.block.issuance_id for t in takes}
-    issuances = {
-        row.id: row
-        for row in session.execute(
-            select(Issuance.id, Issuance.public_id, Issuance.serial_prefix).where(Issuance.id.in_(issuance_ids))  # type: ignore[union-attr]
-        )
-    }
+    """Move the taken units to the account and status; split blocks where only part is taken.
+
+    Each block change is conditional on the block being exactly as it was read.
+    """
+    connection = session.connection()
     moved: list[UnitRange] = []
     new_blocks: list[dict[str, Any]] = []
     for take in takes:
         block = take.block
-        unchanged_guard = (
-            CreditBlock.id == block.id,
-            CreditBlock.account_id == block.account_id,
-            CreditBlock.status == block.status,
-            CreditBlock.first_unit == block.first_unit,
-            CreditBlock.last_unit == block.last_unit,
-        )
-        common = {"issuance_id": block.issuance_id, "project_id": block.project_id, "vintage": block.vintage}
+        guard = {"b_id": block.id, "b_account": block.account_id, "b_status": block.status,
+                 "b_first": block.first_unit, "b_last": block.last_unit}
         if take.first_unit == block.first_unit and take.last_unit == block.last_unit:
-            values: dict[str, Any] = {"account_id": to_account_id, "status": new_status, "retirement_id": retirement_id}
+            statement = _MOVE_WHOLE_BLOCK
+            params = {**guard, "to_account": to_account_id, "to_status": new_status, "to_retirement": retirement_id}
             moved_block_id = block.public_id
         else:
             # The original row keeps the lowest remainder; the moved part and any upper remainder
@@ -333,8 +355,11 @@ def _apply(
             if take.last_unit < block.last_unit:
                 remainders.append((take.last_unit + 1, block.last_unit))
             keep_first, keep_last = remainders[0]
-            values = {"first_unit": keep_first, "last_unit": keep_last, "quantity_kg": keep_last - keep_first + 1}
+            statement = _SHRINK_BLOCK
+            params = {**guard, "keep_first": keep_first, "keep_last": keep_last,
+                      "keep_quantity": keep_last - keep_first + 1}
             moved_block_id = new_public_id("blk")
+            common = {"issuance_id": block.issuance_id, "project_id": block.project_id, "vintage": block.vintage}
             new_blocks.append({
                 **common, "public_id": moved_block_id, "first_unit": take.first_unit, "last_unit": take.last_unit,
                 "quantity_kg": take.last_unit - take.first_unit + 1, "account_id": to_account_id,
@@ -346,19 +371,17 @@ def _apply(
                     "quantity_kg": last - first + 1, "account_id": block.account_id, "status": block.status,
                     "retirement_id": None,
                 })
-        result = session.execute(update(CreditBlock).where(*unchanged_guard).values(**values))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if connection.execute(statement, params).rowcount != 1:
             raise errors.CreditsNotAvailable("these credits changed while the request ran; retry")
-        issuance = issuances[block.issuance_id]
-        moved.append(UnitRange(block.issuance_id, issuance.public_id,
-                               serial_number(issuance.serial_prefix, take.first_unit, take.last_unit),
+        moved.append(UnitRange(block.issuance_id, block.issuance_public_id,
+                               serial_number(block.serial_prefix, take.first_unit, take.last_unit),
                                take.first_unit, take.last_unit, moved_block_id))
     if new_blocks:
-        session.execute(insert(CreditBlock), new_blocks)
+        connection.execute(_INSERT_BLOCKS, new_blocks)
     return moved
 
 
-def _holder_accounts(session: Session, actor: Party, from_public_id: str, *others: str) -> dict[str, Account]:
+def _holder_accounts(session: Session, actor: Party, from_public_id: str, *others: str) -> dict[str, AccountRef]:
     accounts = get_accounts(session, [from_public_id, *others])
     source = accounts[from_public_id]
     if source.kind == AccountKind.HOLDING:
@@ -502,7 +525,7 @@ BALANCE_GROUPS = {
 }
 
 
-def account_balances(session: Session, account: Account, group_by: str | None = None) -> list[dict[str, Any]]:
+def account_balances(session: Session, account: AccountRef, group_by: str | None = None) -> list[dict[str, Any]]:
     """Quantities by status, optionally per project, vintage or methodology."""
     columns: list[Any] = [CreditBlock.status, func.sum(CreditBlock.quantity_kg).label("quantity_kg")]
     query_group: list[Any] = [CreditBlock.status]

@@ -2,8 +2,12 @@
 
 Writes run in a *write session*: on SQLite it opens with `BEGIN IMMEDIATE`, so that two writers
 serialise on the database lock before reading anything they will change; on PostgreSQL the
-services lock the rows they change with `SELECT … FOR UPDATE` in a fixed order. Reads use a
-plain session so that they never wait for a writer.
+services lock the rows they change with `SELECT … FOR UPDATE` in a fixed order.
+
+Reads come in two kinds. `read()` runs each statement on its own (autocommit): no BEGIN and
+ROLLBACK round trips, which suits single queries and the log's append-only tables. `snapshot()`
+is one read-only transaction that sees a single point in time, for readers that must compare
+tables with each other (the audit).
 """
 
 from __future__ import annotations
@@ -41,9 +45,11 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+    if begin:  # without BEGIN, sqlite3 runs each statement in autocommit mode
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql(begin)
 
     return engine
 
@@ -51,17 +57,21 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
 class Database:
     """Engines and sessions for one database URL."""
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = 40) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
-            self.read_engine = _sqlite_engine(url, "BEGIN")
+            self.snapshot_engine = _sqlite_engine(url, "BEGIN")  # a WAL read transaction is a snapshot
+            self.read_engine = _sqlite_engine(url, "")
         else:
-            self.write_engine = create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            # As many connections as the API's worker threads (40), kept open: a connection per
+            # request costs more than the request. Stale ones are replaced after an hour.
+            self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=3600)
+            self.read_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.snapshot_engine = self.write_engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
-            self.read_engine = self.write_engine
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -74,7 +84,13 @@ class Database:
         with Session(self.read_engine, expire_on_commit=False) as session:
             yield session
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        with Session(self.snapshot_engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
     def dispose(self) -> None:
-        self.write_engine.dispose()
-        if self.read_engine is not self.write_engine:
+        if self.is_sqlite:
             self.read_engine.dispose()
+            self.snapshot_engine.dispose()
+        self.write_engine.dispose()  # on PostgreSQL the read engines share its pool

@@ -7,8 +7,9 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from registry import errors
@@ -133,17 +134,32 @@ def get_account(session: Session, public_id: str) -> Account:
     return account
 
 
-def get_accounts(session: Session, public_ids: Iterable[str]) -> dict[str, Account]:
+class AccountRef(Protocol):
+    """What commands need of an account: an `Account` or a row of `_ACCOUNT_REFS`."""
+
+    id: int
+    public_id: str
+    party_id: int | None
+    kind: str
+
+
+_ACCOUNTS = Account.__table__
+_ACCOUNT_REFS = select(_ACCOUNTS.c.id, _ACCOUNTS.c.public_id, _ACCOUNTS.c.party_id, _ACCOUNTS.c.kind).where(
+    _ACCOUNTS.c.public_id.in_(bindparam("public_ids", expanding=True))
+)
+
+
+def get_accounts(session: Session, public_ids: Iterable[str]) -> dict[str, AccountRef]:
     """Several accounts in one query, keyed by public id; raises for any that is unknown."""
     wanted = set(public_ids)
-    rows = session.execute(select(Account).where(Account.public_id.in_(wanted))).scalars().all()  # type: ignore[attr-defined]
-    found = {a.public_id: a for a in rows}
+    rows = session.connection().execute(_ACCOUNT_REFS, {"public_ids": sorted(wanted)}).all()
+    found: dict[str, AccountRef] = {a.public_id: a for a in rows}  # type: ignore[misc]
     for public_id in sorted(wanted - found.keys()):
         raise errors.UnknownAccount(f"no account {public_id}")
     return found
 
 
-def require_holder(actor: Party, account: Account) -> None:
+def require_holder(actor: Party, account: AccountRef) -> None:
     if account.party_id != actor.id:
         raise errors.NotAccountHolder(f"account {account.public_id} is not yours")
 

@@ -99,7 +99,7 @@ def test_audit_passes_on_an_honest_registry(db: Database, signer: LogSigner) -> 
     log.sequence_all(db, signer, batch_size=3)
     world = make_world(db)  # a second world: one more issuance, still unsequenced, replayed all the same
     issue(db, world, 500)
-    with db.read() as s:
+    with db.snapshot() as s:
         report = audit(s, signer.verifier_key)
     assert report.ok, report.problems
     assert (report.entries, report.pending, report.checkpoints, report.issuances) == (8, 1, 3, 3)
@@ -155,7 +155,7 @@ def test_audit_catches_rows_changed_behind_the_services_back(db: Database, signe
     log.sequence_all(db, signer, batch_size=3)
     with db.write() as s:
         tamper(s)
-    with db.read() as s:
+    with db.snapshot() as s:
         report = audit(s, signer.verifier_key)
     assert not report.ok
     assert report.problems

@@ -130,7 +130,7 @@ def test_ledger_invariants_hold_under_random_commands(db: Database, signer: LogS
         def balances_equal_a_replay_of_the_log(self) -> None:
             if not hasattr(self, "world"):
                 return
-            with db.read() as s:
+            with db.snapshot() as s:
                 report = audit(s, signer.verifier_key)
             assert report.ok, report.problems
 

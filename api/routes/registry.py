@@ -50,9 +50,10 @@ def create_api_key(party_id: str, body: schemas.ApiKeyCreate, db: DB, caller: Ca
 
 
 @router.delete("/api-keys/{prefix}", status_code=204, tags=["parties"], summary="Revoke a key by its prefix")
-def revoke_api_key(prefix: str, db: DB, caller: Caller) -> Response:
+def revoke_api_key(prefix: str, db: DB, caller: Caller, request: Request) -> Response:
     with db.write() as s:
         service.revoke_api_key(s, caller, prefix)
+    request.app.state.api_key_cache.clear()  # this worker at once; others within API_KEY_CACHE_SECONDS
     return Response(status_code=204)
 
 

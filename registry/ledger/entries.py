@@ -12,6 +12,7 @@ from sqlmodel import Session
 from registry.ledger.models import LedgerEntry
 
 ENTRY_FORMAT_VERSION = 1
+_INSERT_ENTRY = insert(LedgerEntry.__table__).returning(LedgerEntry.__table__.c.id)
 
 
 def utc_timestamp() -> str:
@@ -33,10 +34,8 @@ def append_entry(
     """Write one entry in the caller's transaction; the sequencer gives it a leaf index later."""
     document = {"v": ENTRY_FORMAT_VERSION, "type": kind, "time": utc_timestamp(), **body}
     canonical = canonical_json(document)
-    entry_id = session.execute(
-        insert(LedgerEntry)
-        .values(kind=kind, body=canonical, from_account_id=from_account_id, to_account_id=to_account_id,
-                created_at=datetime.now(UTC))
-        .returning(LedgerEntry.id)  # type: ignore[arg-type]
-    ).scalar_one()
+    entry_id = session.connection().execute(_INSERT_ENTRY, {
+        "kind": kind, "body": canonical, "from_account_id": from_account_id, "to_account_id": to_account_id,
+        "created_at": datetime.now(UTC),
+    }).scalar_one()
     return entry_id, canonical
