@@ -1,6 +1,6 @@
 """Human-readable, globally unique serial numbers for credit ranges.
 
-    CN-JS:CIR-PV-DG:1.0:P000042:2025:I003:000000001-000462000:K
+    CN-JS:CIR-PV-DG:1.0:P000042:2025:I003:000000001-000462000:S
     region:methodology:version:project:vintage:issuance:first-last:check
 
 Units are numbered 1…quantity_kg within an issuance, so the prefix (everything before the range)

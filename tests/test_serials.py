@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -59,3 +62,11 @@ def test_mistyped_serial_is_refused() -> None:
 def test_fields_with_separators_are_refused() -> None:
     with pytest.raises(ValueError):
         serial_prefix("CN-JS", "CIR:PV", "1.0", 1, 2025, 1)
+
+
+def test_the_documented_example_serials_are_valid() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "ledger.md").read_text()
+    examples = re.findall(r"CN-JS:CIR-[A-Z-]+:[0-9.]+:P\d+:\d{4}:I\d+:\d+-\d+:[0-9A-Z*]", docs)
+    assert len(examples) >= 2
+    for serial in examples:
+        parse_serial(serial)
