@@ -59,7 +59,7 @@ def serve(
         _fail("SQLite serves from one process; use PostgreSQL (CIR_DATABASE_URL) for more workers")
     typer.echo(f"Carbon Inclusion Registry on http://{host}:{port}/docs  (log key: {signer.verifier_key})")
     uvicorn.run("api.app:create_served_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+                log_level="warning", access_log=False)
 
 
 @app.command()

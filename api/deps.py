@@ -7,6 +7,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Unauthorized
@@ -46,15 +47,24 @@ class ApiKeyCache:
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cir_…`")
 
 
-def get_db(request: Request) -> Database:
+# Dependencies are `async` where they do not block: FastAPI runs each sync dependency on the
+# thread pool, a hop per dependency per request.
+
+
+async def get_db(request: Request) -> Database:
     return request.app.state.db  # type: ignore[no-any-return]
 
 
-def get_signer(request: Request) -> LogSigner:
+async def get_signer(request: Request) -> LogSigner:
     return request.app.state.signer  # type: ignore[no-any-return]
 
 
-def current_party(
+def _authenticate(db: Database, secret: str) -> Party | None:
+    with db.read() as session:
+        return authenticate(session, secret)
+
+
+async def current_party(
     request: Request,
     db: Annotated[Database, Depends(get_db)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -65,8 +75,7 @@ def current_party(
     key_hash = hash_api_key(credentials.credentials)
     party = cache.get(key_hash)
     if party is None:
-        with db.read() as session:
-            party = authenticate(session, credentials.credentials)
+        party = await run_in_threadpool(_authenticate, db, credentials.credentials)
         if party is None:
             raise Unauthorized("the API key is unknown or revoked")
         cache.put(key_hash, party)
