@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from api.cli_methodology import methodology_app
 from registry.db import Database
 from registry.ledger.signing import load_or_create_signer
 from registry.migrate import upgrade_database
@@ -20,6 +21,7 @@ db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys and the log's verifier key", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(methodology_app, name="methodology")
 
 
 def _database() -> Database:
@@ -159,10 +161,3 @@ def sequencer() -> None:
     except KeyboardInterrupt:
         thread.stop()
 
-
-try:  # the methodology commands (issue 3) mount here once present
-    from api.cli_methodology import methodology_app
-
-    app.add_typer(methodology_app, name="methodology")
-except ImportError:  # pragma: no cover
-    pass

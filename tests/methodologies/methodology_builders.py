@@ -14,7 +14,9 @@ def local(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
-def pv_rows(meter_id: str, first: str, readings_kwh: Iterable[float | None], minutes: int = 60) -> pd.DataFrame:
+def pv_rows(
+    meter_id: str, first: str, readings_kwh: Iterable[float | None], minutes: int = 60
+) -> pd.DataFrame:
     """Consecutive interval readings of one meter from a local start time."""
     start = local(first)
     values = list(readings_kwh)

@@ -2,11 +2,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from methodology_builders import codes, finding
 
 from methodologies.errors import InputDataError
 from methodologies.ev_charging import METHODOLOGY as EV
 from methodologies.quantification import Severity
-from methodology_builders import codes, finding
 
 
 def sessions(*rows: tuple[str, str, str, str, float]) -> pd.DataFrame:
@@ -22,7 +22,11 @@ def test_worked_example_passenger_car_in_jiangsu() -> None:
     result = EV.quantify(data, ev_params(charger_rated_kw="120"))
     # 1,000 kWh × 0.9 / 16 kWh/100 km = 5,625 km; × 5.0 L/100 km = 281.25 L; × 2.15 = 604.6875 kg
     # project 1,000 kWh × 0.5500 = 550 kg; net floor(54.6875) = 54 kg
-    assert (result.totals.baseline_kg, result.totals.project_kg, result.totals.net_reduction_kg) == (604, 550, 54)
+    assert (result.totals.baseline_kg, result.totals.project_kg, result.totals.net_reduction_kg) == (
+        604,
+        550,
+        54,
+    )
     assert [f.factor_id for f in result.factors] == [
         "MEE-NBS-2023-EAST",
         "CIR-EV-passenger_car-ev-consumption",
@@ -94,7 +98,10 @@ def test_repeated_session_id_rejects_the_report() -> None:
 def test_session_over_new_year_is_split_by_time() -> None:
     data = sessions(("C1", "s1", "2023-12-31T23:00:00+08:00", "2024-01-01T02:00:00+08:00", 30.0))
     result = EV.quantify(data, ev_params())
-    assert [(v.vintage_year, v.credited_energy_wh) for v in result.vintages] == [(2023, 10_000), (2024, 20_000)]
+    assert [(v.vintage_year, v.credited_energy_wh) for v in result.vintages] == [
+        (2023, 10_000),
+        (2024, 20_000),
+    ]
     assert result.vintages[0].period_end == "2024-01-01T00:00:00+08:00"
     assert "SESSION_OVER_24H" not in codes(result)
 

@@ -2,19 +2,23 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
+from methodology_builders import codes, finding, local
 
 from methodologies.lighting import METHODOLOGY as LIGHT
 from methodologies.quantification import Severity
-from methodology_builders import codes, finding, local
 
 
-def nights(nights_count: int, night_kwh: float, day_kwh: float = 0.0, first: str = "2012-03-01") -> pd.DataFrame:
+def nights(
+    nights_count: int, night_kwh: float, day_kwh: float = 0.0, first: str = "2012-03-01"
+) -> pd.DataFrame:
     """Hourly readings of circuit L1, 24 h a day, from 18:00 local on the first evening."""
     start = local(f"{first}T18:00")
     hours = nights_count * 24
     stamps = [start + timedelta(hours=h) for h in range(hours)]
     energy = [night_kwh if (t.hour >= 18 or t.hour < 6) else day_kwh for t in stamps]
-    return pd.DataFrame({"circuit_id": "L1", "timestamp": [t.isoformat() for t in stamps], "energy_kwh": energy})
+    return pd.DataFrame(
+        {"circuit_id": "L1", "timestamp": [t.isoformat() for t in stamps], "energy_kwh": energy}
+    )
 
 
 def light_params(**overrides: Any) -> dict[str, Any]:

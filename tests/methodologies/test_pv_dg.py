@@ -2,13 +2,12 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from methodology_builders import codes, daytime_pv, finding, local, pv_params, pv_rows
 
 from methodologies.errors import InputDataError
 from methodologies.pv_dg import METHODOLOGY as PV
 from methodologies.quantification import Severity
 from methodologies.solar import sun_down_during, sun_elevation_deg
-
-from methodology_builders import codes, daytime_pv, finding, local, pv_params, pv_rows
 
 
 def worked_example_data() -> pd.DataFrame:
@@ -37,7 +36,11 @@ def test_worked_example_1_mw_1100_hours_shanghai_factor_gives_462_t() -> None:
     assert result.totals.baseline_kg == 462_000
     assert result.totals.net_reduction_kg == 462_000
     [factor] = result.factors
-    assert (factor.factor_id, factor.value, factor.selection) == ("SH-SEEB-2022-LOCAL", "0.42", "pinned by project")
+    assert (factor.factor_id, factor.value, factor.selection) == (
+        "SH-SEEB-2022-LOCAL",
+        "0.42",
+        "pinned by project",
+    )
     assert codes(result) == {"GAP"}  # the nights between the days; nothing excluded
 
 
@@ -142,7 +145,10 @@ def test_specific_yield_over_1600_is_flagged_and_over_2000_rejects() -> None:
 
 def test_specific_yield_per_meter_uses_meter_ratings() -> None:
     data = pd.concat([daytime_pv(days=1), daytime_pv(days=1).assign(meter_id="M2")], ignore_index=True)
-    ratings = {"M1": {"capacity_kwp": "100", "inverter_ac_kw": "100"}, "M2": {"capacity_kwp": "0.15", "inverter_ac_kw": "100"}}
+    ratings = {
+        "M1": {"capacity_kwp": "100", "inverter_ac_kw": "100"},
+        "M2": {"capacity_kwp": "0.15", "inverter_ac_kw": "100"},
+    }
     result = PV.quantify(data, pv_params(meter_ratings=ratings))
     found = finding(result, "SPECIFIC_YIELD_IMPLAUSIBLE")
     assert found.examples == ("M2 2023: 2020 kWh/kWp",)
@@ -178,17 +184,36 @@ def test_vintages_split_at_31_december_local_time() -> None:
     assert result.vintages[0].period_end == "2024-01-01T00:00:00+08:00"
     assert result.vintages[1].period_start == "2024-01-01T00:00:00+08:00"
     # 2024 has no published factor yet: the latest year (2023) is used and says so.
-    assert [f.selection for f in result.factors] == ["published for the vintage year", "latest published year"]
+    assert [f.selection for f in result.factors] == [
+        "published for the vintage year",
+        "latest published year",
+    ]
 
 
 def test_mixed_intervals_are_an_input_error() -> None:
     data = pv_rows("M1", "2023-06-01T09:00", [1.0, 2.0, 3.0], minutes=15)
     data = pd.concat([data, pv_rows("M1", "2023-06-01T09:40", [1.0])], ignore_index=True)
-    with pytest.raises(InputDataError, match=r"column 'timestamp', row 4: interval start is not on the quarter-hour"):
+    with pytest.raises(
+        InputDataError, match=r"column 'timestamp', row 4: interval start is not on the quarter-hour"
+    ):
         PV.quantify(data, pv_params())
     hourly_run = pd.concat(
-        [pv_rows("M1", "2023-06-01T08:00", [1.0, 2.0], minutes=15), pv_rows("M1", "2023-06-01T09:00", [3.0] * 6)],
+        [
+            pv_rows("M1", "2023-06-01T08:00", [1.0, 2.0], minutes=15),
+            pv_rows("M1", "2023-06-01T09:00", [3.0] * 6),
+        ],
         ignore_index=True,
     )
     with pytest.raises(InputDataError, match=r"column 'timestamp', row 4: mixed intervals"):
         PV.quantify(hourly_run, pv_params())
+
+
+def test_sparse_readings_years_apart_use_the_same_night_rule() -> None:
+    data = pd.concat(
+        [pv_rows("M1", "2019-06-01T12:00", [5.0]), pv_rows("M1", "2023-06-01T23:00", [5.0])],
+        ignore_index=True,
+    )
+    # 140,000 quarter hours apart: the sun is computed per reading, not per interval slot.
+    result = PV.quantify(data, pv_params(interval_minutes=15))
+    assert finding(result, "GENERATION_AT_NIGHT").examples == ("M1 2023-06-01T23:00:00+08:00",)
+    assert [(v.vintage_year, v.credited_energy_wh) for v in result.vintages] == [(2019, 5_000), (2023, 0)]

@@ -2,16 +2,18 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from methodology_builders import finding
 
 from methodologies.errors import InputDataError
 from methodologies.quantification import Severity
 from methodologies.wetland import METHODOLOGY as WETLAND
-from methodology_builders import finding
 
 FIRST, SECOND = "2022-07-01", "2023-07-01"
 
 
-def stratum(stratum_id: str, when: str, wetland_type: str, area_ha: float, salinity: float | None) -> dict[str, Any]:
+def stratum(
+    stratum_id: str, when: str, wetland_type: str, area_ha: float, salinity: float | None
+) -> dict[str, Any]:
     return {
         "record": "stratum",
         "stratum_id": stratum_id,
@@ -38,7 +40,12 @@ def worked_example_rows() -> list[dict[str, Any]]:
     no plots, brackish (salinity not measured)."""
     rows = [stratum("A", d, "mangrove", 20, 25) for d in (FIRST, SECOND)]
     rows += [stratum("B", d, "tidal_marsh", 10, None) for d in (FIRST, SECOND)]
-    for plot_id, before, gain in (("A1", 150.0, 2.0), ("A2", 160.0, 2.4), ("A3", 170.0, 1.6), ("A4", 180.0, 2.0)):
+    for plot_id, before, gain in (
+        ("A1", 150.0, 2.0),
+        ("A2", 160.0, 2.4),
+        ("A3", 170.0, 1.6),
+        ("A4", 180.0, 2.0),
+    ):
         rows.append(plot("A", FIRST, plot_id, 50.0, before - 50.0))
         rows.append(plot("A", SECOND, plot_id, 50.0 + gain / 2, before - 50.0 + gain / 2))
     return rows
@@ -92,7 +99,9 @@ def test_area_lost_loses_its_stock() -> None:
 
 def test_leakage_and_ar6_gwp() -> None:
     rows = [stratum("B", d, "tidal_marsh", 10, 5) for d in ("2022-01-01", "2023-01-01")]
-    result = WETLAND.quantify(pd.DataFrame(rows), {"leakage_share": "0.05", "gwp_table": "AR6", "buffer_share": "0"})
+    result = WETLAND.quantify(
+        pd.DataFrame(rows), {"leakage_share": "0.05", "gwp_table": "AR6", "buffer_share": "0"}
+    )
     # removals 9.1 t C × 44/12 = 33,366.7 kg; leakage 5 % = 1,668.3; CH4 1,937 kg × 27 = 52,299
     assert result.totals.removals_kg == 33_366
     assert result.totals.leakage_kg == 1_668
@@ -110,7 +119,9 @@ def test_one_plot_falls_back_to_the_ipcc_default_and_is_flagged() -> None:
 
 def test_no_default_for_freshwater_without_plots_is_an_input_error() -> None:
     rows = [stratum("F", d, "freshwater_marsh", 10, 0) for d in ("2022-01-01", "2023-01-01")]
-    with pytest.raises(InputDataError, match=r"column 'wetland_type', row 1: stratum 'F' has fewer than 2 plots"):
+    with pytest.raises(
+        InputDataError, match=r"column 'wetland_type', row 1: stratum 'F' has fewer than 2 plots"
+    ):
         WETLAND.quantify(pd.DataFrame(rows), {})
 
 
