@@ -7,7 +7,7 @@ Domain errors map here, in one place, by category; their stable `code` becomes t
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi_problem.error import Problem, StatusProblem
@@ -33,7 +33,7 @@ class Unauthorized(StatusProblem):
     type_ = "unauthorized"
     title = "Missing or unknown API key."
     status = 401
-    headers_ = {"WWW-Authenticate": "Bearer"}
+    headers_: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
 
 
 class InternalError(StatusProblem):

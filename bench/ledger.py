@@ -185,7 +185,8 @@ def floor_worker(args: tuple[str, list[tuple[int, int]], int]) -> tuple[int, flo
                 conn.execute("UPDATE credit_block SET first_unit = first_unit + 7, quantity_kg = quantity_kg - 7 "
                              "WHERE id = %s", (block_id,))
                 conn.execute("INSERT INTO credit_block (public_id, issuance_id, first_unit, last_unit, quantity_kg, "
-                             "account_id, status, project_id, vintage) VALUES (%s, %s, %s, %s, 7, %s, 'active', %s, %s)",
+                             "account_id, status, project_id, vintage) "
+                             "VALUES (%s, %s, %s, %s, 7, %s, 'active', %s, %s)",
                              (uuid.uuid4().hex, issuance_id, first, first + 6, sink, project_id, vintage))
                 conn.execute("INSERT INTO ledger_entry (kind, body, from_account_id, to_account_id, created_at) "
                              "VALUES ('transfer', %s, %s, %s, now())", (FLOOR_ENTRY, source, sink))

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
-
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
@@ -35,8 +34,8 @@ from registry.models import (
 from registry.serials import serial_number, serial_prefix
 from registry.service import (
     CANCELLATION_ACCOUNT,
-    AccountRef,
     RETIREMENT_ACCOUNT,
+    AccountRef,
     get_accounts,
     get_project,
     require_holder,
@@ -194,10 +193,8 @@ def issue_credits(
         raise errors.InvalidRequest("credits cannot be issued into the retirement or cancellation account")
     # Lock the project row so that two issuances for it take distinct numbers.
     session.execute(select(Project.id).where(Project.id == project.id).with_for_update())  # type: ignore[arg-type]
-    number = (
-        session.execute(select(func.coalesce(func.max(Issuance.number), 0)).where(Issuance.project_id == project.id)).scalar_one()
-        + 1
-    )
+    last_number = select(func.coalesce(func.max(Issuance.number), 0)).where(Issuance.project_id == project.id)
+    number = session.execute(last_number).scalar_one() + 1
     prefix = serial_prefix(project.region, project.methodology_id, project.methodology_version, project.id,  # type: ignore[arg-type]
                            vintage, number)
     issuance = Issuance(

@@ -34,7 +34,9 @@ def decode_cursor(cursor: str | None) -> int:
         raise errors.InvalidRequest("the cursor is not one this API returned") from exc
 
 
-def _page(session: Session, query: Select[Any], id_column: Any, cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
+def _page(
+    session: Session, query: Select[Any], id_column: Any, cursor: str | None, limit: int
+) -> tuple[list[Any], str | None]:
     if not 1 <= limit <= MAX_PAGE:
         raise errors.InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
     rows = session.execute(query.where(id_column > decode_cursor(cursor)).order_by(id_column).limit(limit + 1)).all()
@@ -112,7 +114,8 @@ def list_projects(
         if filters.get(column) is not None:
             query = query.where(getattr(Project, column) == filters[column])
     if filters.get("owner") is not None:
-        query = query.where(Project.owner_party_id == select(Party.id).where(Party.public_id == filters["owner"]).scalar_subquery())
+        owner_id = select(Party.id).where(Party.public_id == filters["owner"]).scalar_subquery()
+        query = query.where(Project.owner_party_id == owner_id)
     rows, next_cursor = _page(session, query, Project.id, cursor, limit)
     return schemas.Page(items=[project_out(session, r[0]) for r in rows], next_cursor=next_cursor)
 

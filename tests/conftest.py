@@ -20,12 +20,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, make_url, text
 from sqlmodel import SQLModel
 
+import api.idempotency  # noqa: F401  (its table is in the metadata too)
+import registry.ledger.models
+import registry.models  # noqa: F401
 from registry.db import Database
 from registry.ledger.signing import LogSigner
 from registry.migrate import upgrade_database
-import api.idempotency  # noqa: F401  (its table is in the metadata too)
-import registry.ledger.models  # noqa: F401
-import registry.models  # noqa: F401
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POSTGRES_REQUIRED = os.environ.get("CIR_TEST_POSTGRES_REQUIRED") == "1"

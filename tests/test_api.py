@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -10,11 +11,9 @@ from fastapi.testclient import TestClient
 from registry.db import Database
 from registry.ledger import log
 from registry.ledger.signing import LogSigner
-from registry.ledger.verify import parse_verifier_key, verify_bundle, verify_checkpoint, verify_inclusion, leaf_hash
+from registry.ledger.verify import leaf_hash, parse_verifier_key, verify_bundle, verify_checkpoint, verify_inclusion
 from tests.api_client import api_client, auth
 from tests.world import World, make_world
-
-import base64
 
 
 @pytest.fixture

@@ -9,19 +9,16 @@ import threading
 from collections import Counter
 from datetime import date
 
-import pytest
 from sqlalchemy import func, select
 
 from registry import credits, errors, service
 from registry.credits import OldestFirstSelection, RetirementDetails, SerialRangeSelection
 from registry.db import Database
-from registry.ledger.audit import audit
 from registry.ledger import log
+from registry.ledger.audit import audit
 from registry.ledger.signing import LogSigner
 from registry.models import CreditBlock
 from tests.world import World, issue, make_world
-
-
 
 THREADS = 20
 DETAILS = RetirementDetails("Suzhou Precision Parts Factory", "organisation", "Net-zero claim",
@@ -55,7 +52,8 @@ def race(db: Database, world: World, attempt) -> Counter[str]:  # type: ignore[n
 
 def supply(db: Database) -> dict[str, int]:
     with db.read() as s:
-        return dict(s.execute(select(CreditBlock.status, func.sum(CreditBlock.quantity_kg)).group_by(CreditBlock.status)).all())
+        totals = select(CreditBlock.status, func.sum(CreditBlock.quantity_kg)).group_by(CreditBlock.status)
+        return dict(s.execute(totals).all())
 
 
 def assert_consistent(db: Database, signer: LogSigner) -> None:

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from registry import credits, errors, service
 from registry.credits import OldestFirstSelection, RetirementDetails, SerialRangeSelection
@@ -171,7 +172,7 @@ def test_the_database_refuses_overlapping_blocks(db: Database) -> None:
     """Even code that bypasses the service cannot create two blocks over the same units."""
     world = make_world(db)
     issue(db, world, 1_000)
-    with pytest.raises(Exception, match="credit_block_no_overlap"), db.write() as s:
+    with pytest.raises(IntegrityError, match="credit_block_no_overlap"), db.write() as s:
         block = s.execute(select(CreditBlock)).scalar_one()
         s.add(CreditBlock(public_id="blk_forged", issuance_id=block.issuance_id, first_unit=500, last_unit=1_500,
                           quantity_kg=1_001, account_id=block.account_id, status="active",

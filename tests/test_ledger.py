@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, insert, select, update
 
-from registry import credits
+from registry import credits, errors
 from registry.credits import OldestFirstSelection, RetirementDetails
 from registry.db import Database
 from registry.ledger import log
@@ -18,12 +18,12 @@ from registry.ledger.models import LedgerEntry, LogCheckpoint, MerkleNode
 from registry.ledger.signing import LogSigner
 from registry.ledger.verify import (
     VerificationError,
+    leaf_hash,
     parse_verifier_key,
     verify_bundle,
     verify_checkpoint,
     verify_consistency,
     verify_inclusion,
-    leaf_hash,
 )
 from registry.models import CreditBlock
 from tests.world import World, issue, make_world
@@ -73,7 +73,7 @@ def test_checkpoint_note_is_c2sp_format(signer: LogSigner) -> None:
 
 def test_retirement_bundle_verifies_offline_and_tampering_is_refused(db: Database, signer: LogSigner) -> None:
     _, retirement_id = busy_world(db)
-    with db.read() as s, pytest.raises(Exception, match="not in a signed checkpoint"):
+    with db.read() as s, pytest.raises(errors.NotYetInCheckpoint, match="not in a signed checkpoint"):
         log.retirement_proof_bundle(s, retirement_id)
     log.sequence_all(db, signer)
     with db.read() as s:
@@ -166,7 +166,7 @@ def test_proof_requests_outside_the_tree_are_refused(db: Database, signer: LogSi
     log.sequence_all(db, signer)
     with db.read() as s:
         for args in ((8, 8), (0, 9), (-1, 8), (0, 0)):
-            with pytest.raises(Exception, match="tree"):
+            with pytest.raises(errors.InvalidRequest, match="tree"):
                 log.inclusion_proof(s, *args)
-        with pytest.raises(Exception):
+        with pytest.raises(errors.InvalidRequest):
             log.consistency_proof(s, 9, 8)

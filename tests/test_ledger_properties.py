@@ -120,7 +120,7 @@ def test_ledger_invariants_hold_under_random_commands(db: Database, signer: LogS
             if not getattr(self, "retired", None):
                 return
             with db.read() as s:
-                retired = {(iss, f, l) for iss, f, l in s.execute(
+                retired = {(iss, first, last) for iss, first, last in s.execute(
                     select(Issuance.public_id, CreditBlock.first_unit, CreditBlock.last_unit)
                     .join(Issuance, Issuance.id == CreditBlock.issuance_id)
                     .where(CreditBlock.status == "retired"))}

@@ -1,10 +1,9 @@
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import pytest
 
 from registry.serials import ALPHABET, check_character, parse_serial, serial_number, serial_prefix
 

@@ -47,5 +47,6 @@ def make_world(db: Database) -> World:
 
 def issue(db: Database, world: World, quantity_kg: int, vintage: int = 2025) -> credits.Movement:
     with db.write() as s:
-        _, movement = credits.issue_credits(s, world.registrar, world.project, vintage, quantity_kg, world.owner_account)
+        _, movement = credits.issue_credits(s, world.registrar, world.project, vintage, quantity_kg,
+                                            world.owner_account)
         return movement

@@ -20,7 +20,13 @@ from sqlmodel import Session
 
 from registry.ledger import merkle
 from registry.ledger.models import LedgerEntry, LogCheckpoint, MerkleNode
-from registry.ledger.verify import VerificationError, leaf_hash, parse_verifier_key, verify_checkpoint, verify_consistency
+from registry.ledger.verify import (
+    VerificationError,
+    leaf_hash,
+    parse_verifier_key,
+    verify_checkpoint,
+    verify_consistency,
+)
 from registry.models import Account, CreditBlock, Issuance
 
 # What each entry type requires of the units it names, and what it leaves them as.
@@ -165,7 +171,8 @@ def _replay(session: Session, bodies: list[bytes], report: AuditReport) -> None:
                                entry["to"], status)
             else:
                 raise ValueError(f"unknown entry type {kind!r}")
-            if kind != "issue" and sum(u["last_unit"] - u["first_unit"] + 1 for u in entry["units"]) != entry["quantity_kg"]:
+            listed = sum(u["last_unit"] - u["first_unit"] + 1 for u in entry["units"])
+            if kind != "issue" and listed != entry["quantity_kg"]:
                 raise ValueError("quantity_kg differs from the units listed")
         except (ValueError, KeyError, TypeError) as exc:
             report.problems.append(f"replaying entry #{position}: {exc}")
