@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
@@ -40,7 +41,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             upgrade_database(settings.database_url)
-        app.state.db = db or Database(settings.database_url)
+        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        app.state.db = db or Database(settings.database_url, pool_size=settings.api_threads + 2)
         app.state.api_key_cache = ApiKeyCache()
         app.state.signer = signer or load_or_create_signer(settings.log_origin, settings.signing_key_file)
         sequencer = None

@@ -57,7 +57,7 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
 class Database:
     """Engines and sessions for one database URL."""
 
-    def __init__(self, url: str, pool_size: int = 40) -> None:
+    def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -65,8 +65,8 @@ class Database:
             self.snapshot_engine = _sqlite_engine(url, "BEGIN")  # a WAL read transaction is a snapshot
             self.read_engine = _sqlite_engine(url, "")
         else:
-            # As many connections as the API's worker threads (40), kept open: a connection per
-            # request costs more than the request. Stale ones are replaced after an hour.
+            # As many connections as the API's worker threads, kept open: a connection per request
+            # costs more than the request. Stale ones are replaced after an hour.
             self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=3600)
             self.read_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
             self.snapshot_engine = self.write_engine.execution_options(

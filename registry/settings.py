@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     sequencer_batch_size: int = 5000
     # Run the sequencer inside the API process. Turn off when a separate `cir sequencer` runs.
     run_sequencer: bool = True
+    # Threads per API worker process for database work, and as many pooled connections. Few
+    # threads beat many: they spend their time waiting on the database or on the GIL.
+    api_threads: int = 8
 
 
 @lru_cache

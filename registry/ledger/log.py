@@ -34,6 +34,10 @@ def latest_checkpoint(session: Session) -> LogCheckpoint | None:
     ).scalar_one_or_none()
 
 
+class NodesMissing(Exception):
+    """Some perfect subtrees are not stored: the tree asked about is larger than the log."""
+
+
 def fetch_nodes(session: Session, nodes: set[merkle.Node]) -> dict[merkle.Node, bytes]:
     if not nodes:
         return {}
@@ -43,9 +47,8 @@ def fetch_nodes(session: Session, nodes: set[merkle.Node]) -> dict[merkle.Node, 
         )
     ).all()
     found = {(r.level, r.position): r.hash for r in rows}
-    missing = nodes - found.keys()
-    if missing:
-        raise RuntimeError(f"the stored tree is missing nodes {sorted(missing)[:5]}; run `cir audit`")
+    if len(found) != len(nodes):
+        raise NodesMissing(sorted(nodes - found.keys())[:5])
     return found
 
 
@@ -82,8 +85,8 @@ def sequence_pending(session: Session, signer: LogSigner, batch_size: int = 5000
         update(entries).where(entries.c.id == bindparam("entry_id")).values(leaf_index=bindparam("index")),
         [{"entry_id": r.id, "index": old_size + i} for i, r in enumerate(rows)],
     )
-    session.execute(
-        insert(MerkleNode), [{"level": lv, "position": pos, "hash": h} for (lv, pos), h in created.items()]
+    session.connection().execute(
+        insert(MerkleNode.__table__), [{"level": lv, "position": pos, "hash": h} for (lv, pos), h in created.items()]
     )
     new_size = old_size + len(rows)
     root = merkle.fold(merkle.root_plan(new_size), {**frontier, **created})
@@ -137,28 +140,28 @@ def entry_at(session: Session, leaf_index: int) -> bytes:
     return bytes(body)
 
 
-def _check_size(session: Session, size: int) -> None:
-    current = tree_size(session)
-    if not 1 <= size <= current:
-        raise errors.InvalidRequest(f"tree_size must be between 1 and the current size {current}")
+def _proof(session: Session, plans: list[merkle.RangePlan], size: int) -> list[bytes]:
+    """Fold the plans' nodes, read in one query together with the root's: a root node is missing
+    exactly when `size` exceeds the log, so no separate size check is needed."""
+    try:
+        nodes = fetch_nodes(session, merkle.nodes_of([*plans, merkle.root_plan(size)]))
+    except NodesMissing:
+        raise errors.InvalidRequest(
+            f"tree_size {size} is larger than the log (now {tree_size(session)} entries)"
+        ) from None
+    return [merkle.fold(p, nodes) for p in plans]
 
 
 def inclusion_proof(session: Session, leaf_index: int, size: int) -> list[bytes]:
-    _check_size(session, size)
-    if not 0 <= leaf_index < size:
+    if size < 1 or not 0 <= leaf_index < size:
         raise errors.InvalidRequest(f"leaf index {leaf_index} is not in a tree of size {size}")
-    plans = merkle.inclusion_plan(leaf_index, size)
-    nodes = fetch_nodes(session, merkle.nodes_of(plans))
-    return [merkle.fold(p, nodes) for p in plans]
+    return _proof(session, merkle.inclusion_plan(leaf_index, size), size)
 
 
 def consistency_proof(session: Session, old_size: int, new_size: int) -> list[bytes]:
-    _check_size(session, new_size)
     if not 1 <= old_size <= new_size:
         raise errors.InvalidRequest("old must be between 1 and new")
-    plans = merkle.consistency_plan(old_size, new_size)
-    nodes = fetch_nodes(session, merkle.nodes_of(plans))
-    return [merkle.fold(p, nodes) for p in plans]
+    return _proof(session, merkle.consistency_plan(old_size, new_size), new_size)
 
 
 def b64(hashes: list[bytes]) -> list[str]:
