@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Column, LargeBinary, String, UniqueConstraint, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from registry.errors import Conflict, InvalidRequest
 from registry.models import utcnow
@@ -43,7 +43,7 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 
 def find_response(session: Session, party_id: int, key: str, fingerprint: str) -> tuple[int, bytes] | None:
     record = session.execute(
-        select(IdempotencyRecord).where(IdempotencyRecord.party_id == party_id, IdempotencyRecord.key == key)
+        select(IdempotencyRecord).where(col(IdempotencyRecord.party_id) == party_id, col(IdempotencyRecord.key) == key)
     ).scalar_one_or_none()
     if record is None:
         return None
@@ -72,6 +72,6 @@ def claim_key(session: Session, party_id: int, key: str, fingerprint: str) -> in
 def store_response(session: Session, record_id: int, status: int, body: bytes) -> None:
     session.execute(
         update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record_id)  # type: ignore[arg-type]
+        .where(col(IdempotencyRecord.id) == record_id)
         .values(response_status=status, response_body=body)
     )

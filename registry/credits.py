@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from registry import errors
 from registry.ids import new_public_id
@@ -30,6 +30,7 @@ from registry.models import (
     ProjectStatus,
     Retirement,
     Role,
+    table,
 )
 from registry.serials import serial_number, serial_prefix
 from registry.service import (
@@ -45,8 +46,8 @@ from registry.service import (
 # Oldest-first selection reads blocks in growing batches; most commands need one or two blocks.
 FIRST_BATCH = 8
 
-BLOCKS = CreditBlock.__table__
-ISSUANCES = Issuance.__table__
+BLOCKS = table(CreditBlock)
+ISSUANCES = table(Issuance)
 
 # Statements on the hot path are built once: building SQL expressions per request costs more
 # CPU than the database work they describe. Each block row carries its issuance's serial data.
@@ -80,9 +81,8 @@ def _oldest_first_statement(statuses: tuple[str, ...], by_project: bool, by_vint
     if by_vintage:
         query = query.where(BLOCKS.c.vintage == bindparam("vintage"))
     if by_methodology:
-        query = query.where(
-            BLOCKS.c.project_id.in_(select(Project.id).where(Project.methodology_id == bindparam("methodology_id")))  # type: ignore[attr-defined]
-        )
+        projects = select(col(Project.id)).where(col(Project.methodology_id) == bindparam("methodology_id"))
+        query = query.where(BLOCKS.c.project_id.in_(projects))
     query = query.order_by(BLOCKS.c.vintage, BLOCKS.c.issuance_id, BLOCKS.c.first_unit)
     if limit is not None:
         query = query.limit(limit)
@@ -192,8 +192,8 @@ def issue_credits(
     if to_account.kind in (AccountKind.RETIREMENT, AccountKind.CANCELLATION):
         raise errors.InvalidRequest("credits cannot be issued into the retirement or cancellation account")
     # Lock the project row so that two issuances for it take distinct numbers.
-    session.execute(select(Project.id).where(Project.id == project.id).with_for_update())  # type: ignore[arg-type]
-    last_number = select(func.coalesce(func.max(Issuance.number), 0)).where(Issuance.project_id == project.id)
+    session.execute(select(col(Project.id)).where(col(Project.id) == project.id).with_for_update())
+    last_number = select(func.coalesce(func.max(col(Issuance.number)), 0)).where(col(Issuance.project_id) == project.id)
     number = session.execute(last_number).scalar_one() + 1
     prefix = serial_prefix(project.region, project.methodology_id, project.methodology_version, project.id,  # type: ignore[arg-type]
                            vintage, number)
@@ -280,7 +280,7 @@ def _select_serial_range(
     if not 1 <= selection.first_unit <= selection.last_unit:
         raise errors.InvalidSerialRange("a serial range runs from first_unit >= 1 to last_unit >= first_unit")
     issuance_id = session.execute(
-        select(Issuance.id).where(Issuance.public_id == selection.issuance_public_id)
+        select(col(Issuance.id)).where(col(Issuance.public_id) == selection.issuance_public_id)
     ).scalar_one_or_none()
     if issuance_id is None:
         raise errors.UnknownIssuance(f"no issuance {selection.issuance_public_id}")
@@ -516,24 +516,24 @@ def set_frozen(
 # --- balances ---------------------------------------------------------------------------------
 
 BALANCE_GROUPS = {
-    "project": Project.public_id,
-    "vintage": CreditBlock.vintage,
-    "methodology": Project.methodology_id,
+    "project": col(Project.public_id),
+    "vintage": col(CreditBlock.vintage),
+    "methodology": col(Project.methodology_id),
 }
 
 
-def account_balances(session: Session, account: AccountRef, group_by: str | None = None) -> list[dict[str, Any]]:
+def account_balances(session: Session, account_id: int, group_by: str | None = None) -> list[dict[str, Any]]:
     """Quantities by status, optionally per project, vintage or methodology."""
-    columns: list[Any] = [CreditBlock.status, func.sum(CreditBlock.quantity_kg).label("quantity_kg")]
-    query_group: list[Any] = [CreditBlock.status]
+    columns: list[Any] = [col(CreditBlock.status), func.sum(col(CreditBlock.quantity_kg)).label("quantity_kg")]
+    query_group: list[Any] = [col(CreditBlock.status)]
     if group_by is not None:
         if group_by not in BALANCE_GROUPS:
             raise errors.InvalidRequest(f"group_by must be one of {', '.join(BALANCE_GROUPS)}")
         columns.insert(0, BALANCE_GROUPS[group_by].label("group"))
         query_group.insert(0, BALANCE_GROUPS[group_by])
-    query = select(*columns).where(CreditBlock.account_id == account.id)
+    query = select(*columns).where(col(CreditBlock.account_id) == account_id)
     if group_by in ("project", "methodology"):
-        query = query.join(Project, Project.id == CreditBlock.project_id)  # type: ignore[arg-type]
+        query = query.join(Project, col(Project.id) == col(CreditBlock.project_id))
     rows = session.execute(query.group_by(*query_group).order_by(*query_group)).all()
     grouped: dict[Any, dict[str, Any]] = {}
     for row in rows:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
 )
 from sqlmodel import Field, SQLModel
@@ -26,6 +27,11 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def table(model: type[SQLModel]) -> Table:
+    """A model's Core table, for statements built once (SQLModel leaves `__table__` untyped)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 def big_int(*args: Any, **kwargs: Any) -> Column:  # type: ignore[type-arg]

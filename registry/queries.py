@@ -7,7 +7,7 @@ import binascii
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from registry import errors, schemas
 from registry.ledger.models import LedgerEntry
@@ -35,11 +35,11 @@ def decode_cursor(cursor: str | None) -> int:
 
 
 def _page(
-    session: Session, query: Select[Any], id_column: Any, cursor: str | None, limit: int
+    session: Session, query: Select[Any, *tuple[Any, ...]], id_column: Any, cursor: str | None, limit: int
 ) -> tuple[list[Any], str | None]:
     if not 1 <= limit <= MAX_PAGE:
         raise errors.InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
-    rows = session.execute(query.where(id_column > decode_cursor(cursor)).order_by(id_column).limit(limit + 1)).all()
+    rows = list(session.execute(query.where(id_column > decode_cursor(cursor)).order_by(id_column).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, encode_cursor(rows[-1][0].id) if more else None
@@ -67,7 +67,7 @@ def readable_account(session: Session, actor: Party, public_id: str) -> Account:
 
 
 def list_accounts(session: Session, actor: Party, cursor: str | None, limit: int) -> schemas.Page[schemas.AccountOut]:
-    rows, next_cursor = _page(session, readable_accounts_query(actor), Account.id, cursor, limit)
+    rows, next_cursor = _page(session, readable_accounts_query(actor), col(Account.id), cursor, limit)
     return schemas.Page(items=[account_out(session, r[0]) for r in rows], next_cursor=next_cursor)
 
 
@@ -75,14 +75,14 @@ def list_blocks(
     session: Session, account: Account, status: str | None, cursor: str | None, limit: int
 ) -> schemas.Page[schemas.BlockOut]:
     query = (
-        select(CreditBlock, Issuance.public_id, Issuance.serial_prefix, Project.public_id)
-        .join(Issuance, Issuance.id == CreditBlock.issuance_id)  # type: ignore[arg-type]
-        .join(Project, Project.id == CreditBlock.project_id)  # type: ignore[arg-type]
-        .where(CreditBlock.account_id == account.id)
+        select(CreditBlock, col(Issuance.public_id), col(Issuance.serial_prefix), col(Project.public_id))
+        .join(Issuance, col(Issuance.id) == col(CreditBlock.issuance_id))
+        .join(Project, col(Project.id) == col(CreditBlock.project_id))
+        .where(col(CreditBlock.account_id) == account.id)
     )
     if status is not None:
-        query = query.where(CreditBlock.status == status)
-    rows, next_cursor = _page(session, query, CreditBlock.id, cursor, limit)
+        query = query.where(col(CreditBlock.status) == status)
+    rows, next_cursor = _page(session, query, col(CreditBlock.id), cursor, limit)
     items = [
         schemas.BlockOut(id=b.public_id, issuance=iss, serial=serial_number(prefix, b.first_unit, b.last_unit),
                          first_unit=b.first_unit, last_unit=b.last_unit, quantity_kg=b.quantity_kg, status=b.status,
@@ -114,17 +114,17 @@ def list_projects(
         if filters.get(column) is not None:
             query = query.where(getattr(Project, column) == filters[column])
     if filters.get("owner") is not None:
-        owner_id = select(Party.id).where(Party.public_id == filters["owner"]).scalar_subquery()
-        query = query.where(Project.owner_party_id == owner_id)
-    rows, next_cursor = _page(session, query, Project.id, cursor, limit)
+        owner_id = select(col(Party.id)).where(col(Party.public_id) == filters["owner"]).scalar_subquery()
+        query = query.where(col(Project.owner_party_id) == owner_id)
+    rows, next_cursor = _page(session, query, col(Project.id), cursor, limit)
     return schemas.Page(items=[project_out(session, r[0]) for r in rows], next_cursor=next_cursor)
 
 
 def issuance_out(session: Session, public_id: str) -> schemas.IssuanceOut:
     row = session.execute(
-        select(Issuance, Project.public_id)
-        .join(Project, Project.id == Issuance.project_id)  # type: ignore[arg-type]
-        .where(Issuance.public_id == public_id)
+        select(Issuance, col(Project.public_id))
+        .join(Project, col(Project.id) == col(Issuance.project_id))
+        .where(col(Issuance.public_id) == public_id)
     ).first()
     if row is None:
         raise errors.UnknownIssuance(f"no issuance {public_id}")
@@ -150,14 +150,14 @@ def _retirement_out(retirement: Retirement, units: list[schemas.UnitRangeOut]) -
 
 
 def retirement_out(session: Session, public_id: str) -> schemas.RetirementOut:
-    retirement = session.execute(select(Retirement).where(Retirement.public_id == public_id)).scalar_one_or_none()
+    retirement = session.execute(select(Retirement).where(col(Retirement.public_id) == public_id)).scalar_one_or_none()
     if retirement is None:
         raise errors.UnknownRetirement(f"no retirement {public_id}")
     blocks = session.execute(
-        select(CreditBlock, Issuance.public_id, Issuance.serial_prefix)
-        .join(Issuance, Issuance.id == CreditBlock.issuance_id)  # type: ignore[arg-type]
-        .where(CreditBlock.retirement_id == retirement.id)
-        .order_by(CreditBlock.issuance_id, CreditBlock.first_unit)
+        select(CreditBlock, col(Issuance.public_id), col(Issuance.serial_prefix))
+        .join(Issuance, col(Issuance.id) == col(CreditBlock.issuance_id))
+        .where(col(CreditBlock.retirement_id) == retirement.id)
+        .order_by(col(CreditBlock.issuance_id), col(CreditBlock.first_unit))
     ).all()
     units = [
         schemas.UnitRangeOut(issuance=iss, serial=serial_number(prefix, b.first_unit, b.last_unit),
@@ -173,8 +173,8 @@ def list_retirements(
 ) -> schemas.Page[schemas.RetirementOut]:
     query = select(Retirement)
     if beneficiary:
-        query = query.where(Retirement.beneficiary_name == beneficiary)
-    rows, next_cursor = _page(session, query, Retirement.id, cursor, limit)
+        query = query.where(col(Retirement.beneficiary_name) == beneficiary)
+    rows, next_cursor = _page(session, query, col(Retirement.id), cursor, limit)
     return schemas.Page(items=[_retirement_out(r[0], []) for r in rows], next_cursor=next_cursor)
 
 

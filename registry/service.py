@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import bindparam, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from registry import errors
 from registry.ids import new_public_id
@@ -23,6 +23,7 @@ from registry.models import (
     Project,
     ProjectStatus,
     Role,
+    table,
 )
 
 API_KEY_PREFIX = "cir_"
@@ -55,7 +56,7 @@ def create_party(session: Session, name: str, kind: PartyKind, roles: Iterable[R
 
 
 def get_party(session: Session, public_id: str) -> Party:
-    party = session.execute(select(Party).where(Party.public_id == public_id)).scalar_one_or_none()
+    party = session.execute(select(Party).where(col(Party.public_id) == public_id)).scalar_one_or_none()
     if party is None:
         raise errors.UnknownParty(f"no party {public_id}")
     return party
@@ -79,16 +80,16 @@ def authenticate(session: Session, secret: str) -> Party | None:
         return None
     row = session.execute(
         select(Party)
-        .join(ApiKey, ApiKey.party_id == Party.id)  # type: ignore[arg-type]
-        .where(ApiKey.key_hash == hash_api_key(secret), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+        .join(ApiKey, col(ApiKey.party_id) == col(Party.id))
+        .where(col(ApiKey.key_hash) == hash_api_key(secret), col(ApiKey.revoked_at).is_(None))
     ).scalar_one_or_none()
     return row
 
 
 def revoke_api_key(session: Session, actor: Party, prefix: str) -> None:
-    query = update(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+    query = update(ApiKey).where(col(ApiKey.prefix) == prefix, col(ApiKey.revoked_at).is_(None))
     if Role.REGISTRAR.value not in actor.role_set:
-        query = query.where(ApiKey.party_id == actor.id)
+        query = query.where(col(ApiKey.party_id) == actor.id)
     result = session.execute(query.values(revoked_at=datetime.now(UTC)))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise errors.NotFound(f"no active key {prefix} that you may revoke")
@@ -102,7 +103,7 @@ class Bootstrap:
 
 def bootstrap_registrar(session: Session, name: str) -> Bootstrap:
     """The first registrar and its key. Refused once any registrar exists."""
-    existing = session.execute(select(Party).where(Party.roles.contains(Role.REGISTRAR.value))).first()  # type: ignore[attr-defined]
+    existing = session.execute(select(Party).where(col(Party.roles).contains(Role.REGISTRAR.value))).first()
     if existing is not None:
         raise errors.Conflict("a registrar already exists; ask it for a key instead")
     party = create_party(session, name, PartyKind.ORGANISATION, [Role.REGISTRAR, Role.AUDITOR])
@@ -128,7 +129,7 @@ def open_account(session: Session, actor: Party, name: str, holder: Party | None
 
 
 def get_account(session: Session, public_id: str) -> Account:
-    account = session.execute(select(Account).where(Account.public_id == public_id)).scalar_one_or_none()
+    account = session.execute(select(Account).where(col(Account.public_id) == public_id)).scalar_one_or_none()
     if account is None:
         raise errors.UnknownAccount(f"no account {public_id}")
     return account
@@ -143,7 +144,7 @@ class AccountRef(Protocol):
     kind: str
 
 
-_ACCOUNTS = Account.__table__
+_ACCOUNTS = table(Account)
 _ACCOUNT_REFS = select(_ACCOUNTS.c.id, _ACCOUNTS.c.public_id, _ACCOUNTS.c.party_id, _ACCOUNTS.c.kind).where(
     _ACCOUNTS.c.public_id.in_(bindparam("public_ids", expanding=True))
 )
@@ -168,7 +169,7 @@ def readable_accounts_query(actor: Party):  # type: ignore[no-untyped-def]
     """Accounts the actor may see: all for registrars and auditors, else its own."""
     query = select(Account)
     if not actor.role_set & {Role.REGISTRAR.value, Role.AUDITOR.value}:
-        query = query.where(Account.party_id == actor.id)
+        query = query.where(col(Account.party_id) == actor.id)
     return query
 
 
@@ -219,7 +220,7 @@ def create_project(session: Session, actor: Party, details: ProjectDetails, owne
 
 
 def get_project(session: Session, public_id: str) -> Project:
-    project = session.execute(select(Project).where(Project.public_id == public_id)).scalar_one_or_none()
+    project = session.execute(select(Project).where(col(Project.public_id) == public_id)).scalar_one_or_none()
     if project is None:
         raise errors.UnknownProject(f"no project {public_id}")
     return project
@@ -239,7 +240,7 @@ def change_project_status(session: Session, actor: Party, project: Project, new_
         )
     result = session.execute(
         update(Project)
-        .where(Project.id == project.id, Project.status == current)  # type: ignore[arg-type]
+        .where(col(Project.id) == project.id, col(Project.status) == current)
         .values(status=new_status.value)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]

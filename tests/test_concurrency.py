@@ -93,8 +93,8 @@ def test_twenty_threads_draw_oldest_first_from_one_balance(db: Database, signer:
     outcomes = race(db, world, attempt)
     assert outcomes == Counter({"won": 10, "InsufficientCredits": 10}), outcomes
     with db.read() as s:
-        factory = credits.account_balances(s, service.get_account(s, world.factory_account))
-        owner = credits.account_balances(s, service.get_account(s, world.owner_account))
+        factory = credits.account_balances(s, service.get_account(s, world.factory_account).id)
+        owner = credits.account_balances(s, service.get_account(s, world.owner_account).id)
     assert factory[0]["active_kg"] == 1_000 and owner == []
     assert_consistent(db, signer)
 

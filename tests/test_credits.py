@@ -20,7 +20,7 @@ DETAILS = RetirementDetails("Suzhou Precision Parts Factory", "organisation", "Z
 
 def balances(db: Database, account: str) -> dict[str, int]:
     with db.read() as s:
-        rows = credits.account_balances(s, service.get_account(s, account))
+        rows = credits.account_balances(s, service.get_account(s, account).id)
     return rows[0] if rows else {}
 
 
@@ -185,5 +185,5 @@ def test_balances_group_by_vintage(db: Database) -> None:
     issue(db, world, 1_000, vintage=2024)
     issue(db, world, 2_000, vintage=2025)
     with db.read() as s:
-        rows = credits.account_balances(s, service.get_account(s, world.owner_account), "vintage")
+        rows = credits.account_balances(s, service.get_account(s, world.owner_account).id, "vintage")
     assert [(r["group"], r["active_kg"]) for r in rows] == [(2024, 1_000), (2025, 2_000)]

@@ -87,7 +87,8 @@ def balances(
 ) -> list[schemas.Balance]:
     with db.read() as s:
         account = queries.readable_account(s, caller, account_id)
-        return [schemas.Balance(**row) for row in credits.account_balances(s, account, group_by)]
+        rows = credits.account_balances(s, account.id, group_by)  # type: ignore[arg-type]
+        return [schemas.Balance(**row) for row in rows]
 
 
 @router.get("/accounts/{account_id}/blocks", response_model=schemas.Page[schemas.BlockOut], tags=["accounts"],

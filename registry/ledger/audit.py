@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from registry.ledger import merkle
 from registry.ledger.models import LedgerEntry, LogCheckpoint, MerkleNode
@@ -115,7 +115,7 @@ def _check_tree(session: Session, leaves: list[bytes], report: AuditReport) -> d
     computed = merkle.new_perfect_nodes(0, leaves, {})
     stored = {
         (r.level, r.position): bytes(r.hash)
-        for r in session.execute(select(MerkleNode.level, MerkleNode.position, MerkleNode.hash))
+        for r in session.execute(select(col(MerkleNode.level), col(MerkleNode.position), col(MerkleNode.hash)))
     }
     for node in sorted(stored.keys() | computed.keys()):
         if stored.get(node) != computed.get(node):
@@ -130,7 +130,7 @@ def _check_checkpoints(session: Session, verifier_key: str, size: int, nodes: di
                        report: AuditReport) -> None:
     key = parse_verifier_key(verifier_key)
     previous: tuple[int, bytes] | None = None
-    for cp in session.execute(select(LogCheckpoint).order_by(LogCheckpoint.tree_size)).scalars():  # type: ignore[arg-type]
+    for cp in session.execute(select(LogCheckpoint).order_by(col(LogCheckpoint.tree_size))).scalars():
         report.checkpoints += 1
         try:
             parsed = verify_checkpoint(cp.note, key)
@@ -177,8 +177,9 @@ def _replay(session: Session, bodies: list[bytes], report: AuditReport) -> None:
         except (ValueError, KeyError, TypeError) as exc:
             report.problems.append(f"replaying entry #{position}: {exc}")
             return
-    accounts = dict(session.execute(select(Account.id, Account.public_id)).all())
-    issuances = {r.id: r for r in session.execute(select(Issuance.id, Issuance.public_id, Issuance.quantity_kg))}
+    accounts = dict(session.execute(select(col(Account.id), col(Account.public_id))).all())
+    issuance_rows = select(col(Issuance.id), col(Issuance.public_id), col(Issuance.quantity_kg))
+    issuances = {r.id: r for r in session.execute(issuance_rows)}
     report.issuances = len(issuances)
     for row in issuances.values():
         if issued.get(row.public_id) != row.quantity_kg:
@@ -187,8 +188,9 @@ def _replay(session: Session, bodies: list[bytes], report: AuditReport) -> None:
     for public_id in issued.keys() - {r.public_id for r in issuances.values()}:
         report.problems.append(f"issuance {public_id} is in the log but not in the registry")
     stored: dict[str, list[tuple[int, int, str, str]]] = {}
-    for b in session.execute(select(CreditBlock.issuance_id, CreditBlock.first_unit, CreditBlock.last_unit,
-                                    CreditBlock.account_id, CreditBlock.status)):
+    block_rows = select(col(CreditBlock.issuance_id), col(CreditBlock.first_unit), col(CreditBlock.last_unit),
+                        col(CreditBlock.account_id), col(CreditBlock.status))
+    for b in session.execute(block_rows):
         iss = issuances[b.issuance_id].public_id if b.issuance_id in issuances else f"#{b.issuance_id}"
         stored.setdefault(iss, []).append((b.first_unit, b.last_unit, accounts.get(b.account_id, "?"), b.status))
     replayed = units.merged()
@@ -200,8 +202,8 @@ def _replay(session: Session, bodies: list[bytes], report: AuditReport) -> None:
 def audit(session: Session, verifier_key: str) -> AuditReport:
     report = AuditReport()
     rows = session.execute(
-        select(LedgerEntry.leaf_index, LedgerEntry.body).order_by(
-            LedgerEntry.leaf_index.is_(None), LedgerEntry.leaf_index, LedgerEntry.id  # type: ignore[union-attr]
+        select(col(LedgerEntry.leaf_index), col(LedgerEntry.body)).order_by(
+            col(LedgerEntry.leaf_index).is_(None), col(LedgerEntry.leaf_index), col(LedgerEntry.id)
         )
     ).all()
     sequenced = [bytes(r.body) for r in rows if r.leaf_index is not None]

@@ -10,9 +10,11 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from registry.ledger.models import LedgerEntry
+from registry.models import table
 
 ENTRY_FORMAT_VERSION = 1
-_INSERT_ENTRY = insert(LedgerEntry.__table__).returning(LedgerEntry.__table__.c.id)
+_ENTRIES = table(LedgerEntry)
+_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
 
 
 def utc_timestamp() -> str:

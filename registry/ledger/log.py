@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from registry import errors
 from registry.db import Database
@@ -16,7 +16,7 @@ from registry.ledger import merkle
 from registry.ledger.models import LedgerEntry, LogCheckpoint, MerkleNode
 from registry.ledger.signing import LogSigner
 from registry.ledger.verify import leaf_hash
-from registry.models import Retirement
+from registry.models import Retirement, table
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,12 @@ SEQUENCER_LOCK_KEY = 0x43_49_52_4C  # "CIRL"
 
 
 def tree_size(session: Session) -> int:
-    return int(session.execute(select(func.coalesce(func.max(LogCheckpoint.tree_size), 0))).scalar_one())
+    return int(session.execute(select(func.coalesce(func.max(col(LogCheckpoint.tree_size)), 0))).scalar_one())
 
 
 def latest_checkpoint(session: Session) -> LogCheckpoint | None:
     return session.execute(
-        select(LogCheckpoint).order_by(LogCheckpoint.tree_size.desc()).limit(1)  # type: ignore[attr-defined]
+        select(LogCheckpoint).order_by(col(LogCheckpoint.tree_size).desc()).limit(1)
     ).scalar_one_or_none()
 
 
@@ -42,8 +42,8 @@ def fetch_nodes(session: Session, nodes: set[merkle.Node]) -> dict[merkle.Node, 
     if not nodes:
         return {}
     rows = session.execute(
-        select(MerkleNode.level, MerkleNode.position, MerkleNode.hash).where(
-            tuple_(MerkleNode.level, MerkleNode.position).in_(sorted(nodes))
+        select(col(MerkleNode.level), col(MerkleNode.position), col(MerkleNode.hash)).where(
+            tuple_(col(MerkleNode.level), col(MerkleNode.position)).in_(sorted(nodes))
         )
     ).all()
     found = {(r.level, r.position): r.hash for r in rows}
@@ -54,7 +54,7 @@ def fetch_nodes(session: Session, nodes: set[merkle.Node]) -> dict[merkle.Node, 
 
 def has_pending_entries(session: Session) -> bool:
     return session.execute(
-        select(LedgerEntry.id).where(LedgerEntry.leaf_index.is_(None)).limit(1)  # type: ignore[union-attr]
+        select(col(LedgerEntry.id)).where(col(LedgerEntry.leaf_index).is_(None)).limit(1)
     ).first() is not None
 
 
@@ -70,9 +70,9 @@ def sequence_pending(session: Session, signer: LogSigner, batch_size: int = 5000
     ).scalar_one():
         return None
     rows = session.execute(
-        select(LedgerEntry.id, LedgerEntry.body)
-        .where(LedgerEntry.leaf_index.is_(None))  # type: ignore[union-attr]
-        .order_by(LedgerEntry.id)
+        select(col(LedgerEntry.id), col(LedgerEntry.body))
+        .where(col(LedgerEntry.leaf_index).is_(None))
+        .order_by(col(LedgerEntry.id))
         .limit(batch_size)
     ).all()
     if not rows:
@@ -80,13 +80,13 @@ def sequence_pending(session: Session, signer: LogSigner, batch_size: int = 5000
     old_size = tree_size(session)
     frontier = fetch_nodes(session, set(merkle.root_plan(old_size))) if old_size else {}
     created = merkle.new_perfect_nodes(old_size, [leaf_hash(r.body) for r in rows], frontier)
-    entries = LedgerEntry.__table__  # Core table: a plain executemany, not an ORM bulk update
+    entries = table(LedgerEntry)  # Core table: a plain executemany, not an ORM bulk update
     session.connection().execute(
         update(entries).where(entries.c.id == bindparam("entry_id")).values(leaf_index=bindparam("index")),
         [{"entry_id": r.id, "index": old_size + i} for i, r in enumerate(rows)],
     )
     session.connection().execute(
-        insert(MerkleNode.__table__), [{"level": lv, "position": pos, "hash": h} for (lv, pos), h in created.items()]
+        insert(table(MerkleNode)), [{"level": lv, "position": pos, "hash": h} for (lv, pos), h in created.items()]
     )
     new_size = old_size + len(rows)
     root = merkle.fold(merkle.root_plan(new_size), {**frontier, **created})
@@ -134,7 +134,8 @@ class SequencerThread(threading.Thread):
 
 
 def entry_at(session: Session, leaf_index: int) -> bytes:
-    body = session.execute(select(LedgerEntry.body).where(LedgerEntry.leaf_index == leaf_index)).scalar_one_or_none()
+    query = select(col(LedgerEntry.body)).where(col(LedgerEntry.leaf_index) == leaf_index)
+    body = session.execute(query).scalar_one_or_none()
     if body is None:
         raise errors.UnknownLogEntry(f"no log entry at index {leaf_index}")
     return bytes(body)
@@ -171,9 +172,9 @@ def b64(hashes: list[bytes]) -> list[str]:
 def retirement_proof_bundle(session: Session, retirement_public_id: str) -> dict[str, Any]:
     """{"entry", "leaf_index", "inclusion", "checkpoint"}: all an auditor needs, with our public key."""
     row = session.execute(
-        select(LedgerEntry.body, LedgerEntry.leaf_index)
-        .join(Retirement, Retirement.ledger_entry_id == LedgerEntry.id)  # type: ignore[arg-type]
-        .where(Retirement.public_id == retirement_public_id)
+        select(col(LedgerEntry.body), col(LedgerEntry.leaf_index))
+        .join(Retirement, col(Retirement.ledger_entry_id) == col(LedgerEntry.id))
+        .where(col(Retirement.public_id) == retirement_public_id)
     ).first()
     if row is None:
         raise errors.UnknownRetirement(f"no retirement {retirement_public_id}")
