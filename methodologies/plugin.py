@@ -46,6 +46,8 @@ class Methodology(Generic[ParamsT]):
     input_schema: InputSchema
     quantify_function: QuantifyFunction[ParamsT] = field(repr=False)
     pinned_factor_ids: Mapping[str, str] = field(default_factory=dict)
+    # The longest crediting period a project under this methodology may register for.
+    max_crediting_years: int = 10
 
     def parse_params(self, params: ParamsT | Mapping[str, Any]) -> ParamsT:
         if isinstance(params, self.params_model):

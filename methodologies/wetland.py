@@ -447,6 +447,7 @@ def _quantify(canonical: CanonicalInput, params: WetlandParams, context: Quantif
 METHODOLOGY: Methodology[WetlandParams] = Methodology(
     id="CIR-WET-SINK",
     version="1.0",
+    max_crediting_years=30,  # sinks accrue over decades
     title="Coastal wetland carbon sink (stock difference)",
     applicability=(
         "Restored, created or conserved coastal wetlands (mangrove, tidal marsh, seagrass) with a "

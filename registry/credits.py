@@ -180,10 +180,24 @@ def issue_credits(
     verification_statement_sha256: str | None = None,
 ) -> tuple[Issuance, Movement]:
     require_role(actor, Role.REGISTRAR)
+    return record_issuance(session, actor, get_project(session, project_public_id), vintage, quantity_kg,
+                           to_account_public_id, verification_statement_sha256)
+
+
+def record_issuance(
+    session: Session,
+    issued_by: Party,
+    project: Project,
+    vintage: int,
+    quantity_kg: int,
+    to_account_public_id: str,
+    verification_statement_sha256: str | None = None,
+) -> tuple[Issuance, Movement]:
+    """Create the issuance, its block and its ledger entry. Authorisation is the caller's: the
+    registrar's role (`issue_credits`) or an accepted verification statement (verification/)."""
     validate_quantity(quantity_kg)
     if not 2000 <= vintage <= 2100:
         raise errors.InvalidRequest("vintage must be a calendar year between 2000 and 2100")
-    project = get_project(session, project_public_id)
     if project.status != ProjectStatus.REGISTERED:
         raise errors.ProjectNotRegistered(f"project {project.public_id} is {project.status}, not registered")
     to_account = get_accounts(session, [to_account_public_id])[to_account_public_id]
@@ -200,7 +214,7 @@ def issue_credits(
     issuance = Issuance(
         public_id=new_public_id("iss"), project_id=project.id, number=number, vintage=vintage,  # type: ignore[arg-type]
         quantity_kg=quantity_kg, serial_prefix=prefix, account_id=to_account.id,  # type: ignore[arg-type]
-        verification_statement_sha256=verification_statement_sha256, issued_by_party_id=actor.id,  # type: ignore[arg-type]
+        verification_statement_sha256=verification_statement_sha256, issued_by_party_id=issued_by.id,  # type: ignore[arg-type]
     )
     session.add(issuance)
     session.flush()

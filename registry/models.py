@@ -139,6 +139,8 @@ class Project(SQLModel, table=True):
     longitude: float | None = None
     capacity: float | None = None
     capacity_unit: str | None = None
+    crediting_period_start: date | None = None
+    crediting_period_end: date | None = None
     status: str = Field(default=ProjectStatus.DRAFT.value, index=True)
     created_at: datetime = Field(default_factory=utcnow)
 

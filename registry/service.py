@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 from sqlalchemy import bindparam, select, update
@@ -205,6 +205,8 @@ class ProjectDetails:
     longitude: float | None = None
     capacity: float | None = None
     capacity_unit: str | None = None
+    crediting_period_start: date | None = None
+    crediting_period_end: date | None = None
 
 
 def create_project(session: Session, actor: Party, details: ProjectDetails, owner: Party | None = None) -> Project:
@@ -226,14 +228,33 @@ def get_project(session: Session, public_id: str) -> Project:
     return project
 
 
-def change_project_status(session: Session, actor: Party, project: Project, new_status: ProjectStatus) -> Project:
-    """Only one of two racing changes wins: the update is conditional on the status it read."""
+# Validation steps an accredited, independent verifier may take as well as the registrar.
+VALIDATOR_TRANSITIONS: dict[str, set[str]] = {
+    ProjectStatus.SUBMITTED: {ProjectStatus.UNDER_VALIDATION},
+    ProjectStatus.UNDER_VALIDATION: {
+        ProjectStatus.CHANGES_REQUESTED,
+        ProjectStatus.REGISTERED,
+        ProjectStatus.REJECTED,
+    },
+}
+
+
+def change_project_status(
+    session: Session, actor: Party, project: Project, new_status: ProjectStatus, validator: bool = False
+) -> Project:
+    """Only one of two racing changes wins: the update is conditional on the status it read.
+
+    `validator` is set by the verification workflow once it has checked that the actor is an
+    accredited verifier in scope and without a conflict of interest.
+    """
     current = project.status
     allowed: set[str] = set()
     if project.owner_party_id == actor.id:
         allowed |= OWNER_TRANSITIONS.get(current, set())
     if Role.REGISTRAR.value in actor.role_set:
         allowed |= REGISTRAR_TRANSITIONS.get(current, set())
+    if validator:
+        allowed |= VALIDATOR_TRANSITIONS.get(current, set())
     if new_status.value not in allowed:
         raise errors.InvalidProjectTransition(
             f"you cannot move project {project.public_id} from {current} to {new_status.value}"

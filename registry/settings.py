@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     # Threads per API worker process for database work, and as many pooled connections. Few
     # threads beat many: they spend their time waiting on the database or on the GIL.
     api_threads: int = 8
+    # Uploaded monitoring data and documents, stored by SHA-256 of their content.
+    blob_dir: Path = Path("var/blobs")
+    max_upload_bytes: int = 256 * 1024 * 1024
+    # When true, a verified report waits for the registrar's approval before credits are issued.
+    issuance_needs_registrar_approval: bool = False
 
 
 @lru_cache

@@ -1,0 +1,153 @@
+"""Verification tables: accredited verifiers, project assets, monitoring reports, signed
+statements, and the trail of every workflow step."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, String, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from registry.models import big_int, utcnow
+
+
+class AssetKind(StrEnum):
+    METER = "meter"
+    CHARGER = "charger"
+    PARCEL = "parcel"
+
+
+class ReportStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    UNDER_VERIFICATION = "under_verification"
+    CHANGES_REQUESTED = "changes_requested"
+    VERIFIED = "verified"
+    ISSUED = "issued"
+    REJECTED = "rejected"
+
+
+class VerifierAccreditation(SQLModel, table=True):
+    """The registrar's accreditation of a verification body: its key, scope and validity."""
+
+    __tablename__ = "verifier_accreditation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    party_id: int = Field(foreign_key="party.id", index=True)
+    public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # raw 32-byte Ed25519
+    key_id: str = Field(sa_column=Column(String(16), unique=True, nullable=False))
+    # Space-separated methodology ids and ISO 3166-2 regions; "*" means any.
+    methodologies: str
+    regions: str
+    valid_from: date
+    valid_until: date
+    revoked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (CheckConstraint("valid_until >= valid_from", name="accreditation_period_ordered"),)
+
+
+class Affiliation(SQLModel, table=True):
+    """A verifier's declared tie to another party: it may not verify that party's projects."""
+
+    __tablename__ = "verifier_affiliation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    verifier_party_id: int = Field(foreign_key="party.id")
+    party_id: int = Field(foreign_key="party.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (UniqueConstraint("verifier_party_id", "party_id", name="affiliation_once"),)
+
+
+class ProjectAsset(SQLModel, table=True):
+    """A meter, charger or land parcel of a project. While the project is active the asset
+    belongs to it alone: a partial unique index refuses it to any other active project."""
+
+    __tablename__ = "project_asset"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    kind: str = Field(sa_column=Column(String(12), nullable=False))
+    identifier: str
+    area_m2: int | None = None  # parcels
+    active: bool = True
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('meter', 'charger', 'parcel')", name="asset_kind"),
+        Index(
+            "ux_asset_active_once",
+            "kind",
+            "identifier",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+    )
+
+
+class MonitoringReport(SQLModel, table=True):
+    """One monitoring period of a project: its raw data (content-addressed), the methodology's
+    quantification of it, and where it stands in verification."""
+
+    __tablename__ = "monitoring_report"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    project_id: int = Field(foreign_key="project.id", index=True)
+    period_start: date
+    period_end: date  # inclusive
+    status: str = Field(sa_column=Column(String(24), nullable=False))
+    revision: int = 1
+    data_sha256: str
+    data_filename: str
+    data_bytes: int = Field(sa_column=big_int(nullable=False))
+    params_json: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    quantification_json: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    net_reduction_kg: int = Field(sa_column=big_int(nullable=False))
+    rejected_by_qa: bool = False
+    issue_to_account_id: int = Field(foreign_key="account.id")  # the owner's holding account
+    verifier_party_id: int | None = Field(default=None, foreign_key="party.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("period_end >= period_start", name="report_period_ordered"),
+        CheckConstraint(
+            "status IN ('draft', 'submitted', 'under_verification', 'changes_requested', 'verified', "
+            "'issued', 'rejected')",
+            name="report_status",
+        ),
+    )
+
+
+class VerificationStatement(SQLModel, table=True):
+    """A verifier's signed statement, exactly as signed: canonical JSON (RFC 8785) bytes."""
+
+    __tablename__ = "verification_statement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="monitoring_report.id", index=True)
+    accreditation_id: int = Field(foreign_key="verifier_accreditation.id")
+    statement: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    verified_kg: int = Field(sa_column=big_int(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WorkflowEvent(SQLModel, table=True):
+    """Who did what to which project or report, when, and from which status to which."""
+
+    __tablename__ = "workflow_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(sa_column=Column(String(40), nullable=False, index=True))  # a public id
+    actor_party_id: int = Field(foreign_key="party.id")
+    action: str
+    from_status: str | None = None
+    to_status: str | None = None
+    note: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
