@@ -61,7 +61,3 @@ class StatementInvalid(InvalidRequest):
 
 class StatementSignatureInvalid(InvalidRequest):
     code = "statement-signature-invalid"
-
-
-class StatementReplayed(Conflict):
-    code = "statement-replayed"

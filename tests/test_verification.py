@@ -1,0 +1,265 @@
+"""From meter to credit through the verification service, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from datetime import date
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from registry import credits, errors, service
+from registry.db import Database
+from registry.ledger.models import LedgerEntry
+from registry.models import Issuance, ProjectStatus
+from tests.verification_world import (
+    PV_PARAMS,
+    WETLAND_DATA,
+    accredit,
+    approve,
+    make_verification_world,
+    register_pv_project,
+    report,
+    submit_and_start,
+    upload_report,
+)
+from verification import errors as verrors
+from verification import service as vservice
+from verification.models import AssetKind, MonitoringReport, ProjectAsset, WorkflowEvent
+
+
+def owner_active_kg(db: Database, account: str) -> int:
+    with db.read() as s:
+        rows = credits.account_balances(s, service.get_account(s, account).id)
+    return rows[0]["active_kg"] if rows else 0
+
+
+def issuance_count(db: Database) -> int:
+    with db.read() as s:
+        return s.execute(select(func.count()).select_from(Issuance)).scalar_one()
+
+
+def test_meter_to_credit_with_a_signed_statement(db: Database) -> None:
+    vw = make_verification_world(db)
+    report_id = upload_report(db, vw)
+    draft = report(db, report_id)
+    assert draft.status == "draft" and draft.net_reduction_kg == 462_000 and not draft.rejected_by_qa
+    template = submit_and_start(db, vw, report_id, vw.cqc)
+    assert template["computed_kg"] == {"2023": 462_000} and template["verified_kg"] == {"2023": 462_000}
+    approval = approve(db, report_id, vw.cqc, template)
+    assert report(db, report_id).status == "issued"
+    assert [m.quantity_kg for m in approval.issued] == [462_000]
+    assert owner_active_kg(db, vw.base.owner_account) == 462_000
+    with db.read() as s:
+        entry = json.loads(s.execute(select(LedgerEntry.body).where(LedgerEntry.kind == "issue")).scalar_one())
+        trail = s.execute(select(WorkflowEvent.action).where(WorkflowEvent.subject == report_id)
+                          .order_by(WorkflowEvent.id)).scalars().all()
+    assert entry["verification_statement_sha256"] == approval.statement_sha256
+    assert trail == ["created", "submitted", "verification started", "verified", "credits issued"]
+
+
+def test_a_verifier_may_certify_less_never_more(db: Database) -> None:
+    vw = make_verification_world(db)
+    report_id = upload_report(db, vw)
+    template = submit_and_start(db, vw, report_id, vw.cqc)
+    greedy = {**template, "verified_kg": {"2023": 462_001}}
+    with pytest.raises(verrors.StatementInvalid, match="never more"):
+        approve(db, report_id, vw.cqc, greedy)
+    assert report(db, report_id).status == "under_verification" and issuance_count(db) == 0
+    modest = {**template, "verified_kg": {"2023": 400_000}, "opinion": "meter SH-1 drift: 62 t withheld"}
+    approve(db, report_id, vw.cqc, modest)
+    assert owner_active_kg(db, vw.base.owner_account) == 400_000
+
+
+def test_signature_failures_change_nothing(db: Database) -> None:
+    vw = make_verification_world(db)
+    report_id = upload_report(db, vw)
+    template = submit_and_start(db, vw, report_id, vw.cqc)
+    signature = vw.cqc.sign(template)
+    tampered = {**template, "opinion": "edited after signing"}
+    cases = [
+        (template, vw.sgs.sign(template), verrors.StatementSignatureInvalid),  # another verifier's key
+        (tampered, signature, verrors.StatementSignatureInvalid),  # changed after signing
+        (template, "not base64!", verrors.StatementSignatureInvalid),
+        ({**template, "report": "rpt_other"}, None, verrors.StatementInvalid),  # a statement for another report
+        ({**template, "data_sha256": "0" * 64}, None, verrors.StatementInvalid),  # other data
+        ({**template, "signed_at": "2019-06-01T00:00:00Z"}, None, verrors.NotAccredited),  # before accreditation
+        ({**template, "signed_at": "2999-01-01T00:00:00Z"}, None, verrors.StatementInvalid),
+        ({**template, "extra": 1}, None, verrors.StatementInvalid),
+    ]
+    for statement, sig, error in cases:
+        with pytest.raises(error):
+            approve(db, report_id, vw.cqc, statement, sig)
+    assert report(db, report_id).status == "under_verification" and issuance_count(db) == 0
+    approve(db, report_id, vw.cqc, template, signature)
+    assert issuance_count(db) == 1
+
+
+def test_a_replayed_or_stale_statement_is_refused(db: Database) -> None:
+    vw = make_verification_world(db)
+    report_id = upload_report(db, vw)
+    template = submit_and_start(db, vw, report_id, vw.cqc)
+    stale = copy.deepcopy(template)
+    with db.write() as s:
+        vservice.request_changes(s, vw.cqc.party, vservice.get_report(s, report_id), "recalibrate SH-1")
+    with db.write() as s:  # the owner uploads corrected data: a new revision
+        vservice.replace_report_data(s, vw.base.owner, vservice.get_report(s, report_id), WETLAND_DATA.parent.parent
+                                     / "CIR-PV-DG" / "data.csv", "1" * 64, "data-v2.csv", PV_PARAMS, 10**7)
+    template = submit_and_start_again(db, vw, report_id)
+    with pytest.raises(verrors.StatementInvalid):  # signed for revision 1
+        approve(db, report_id, vw.cqc, stale)
+    approve(db, report_id, vw.cqc, template)
+    with pytest.raises(verrors.InvalidReportTransition):  # the same statement again
+        approve(db, report_id, vw.cqc, template)
+    assert issuance_count(db) == 1
+
+
+def submit_and_start_again(db: Database, vw, report_id: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    with db.write() as s:
+        vservice.submit_report(s, vw.base.owner, vservice.get_report(s, report_id))
+    with db.write() as s:
+        vservice.start_verification(s, vw.cqc.party, vservice.get_report(s, report_id))
+    with db.read() as s:
+        return vservice.statement_template(s, vw.cqc.party, vservice.get_report(s, report_id))
+
+
+def test_scope_accreditation_and_conflicts_of_interest(db: Database) -> None:
+    vw = make_verification_world(db)
+    report_id = upload_report(db, vw)
+    with db.write() as s:
+        vservice.submit_report(s, vw.base.owner, vservice.get_report(s, report_id))
+    expired = accredit(db, vw.base, "Lapsed Verification Ltd", ["*"], ["CN-JS"], date(2020, 1, 1), date(2021, 1, 1))
+    elsewhere = accredit(db, vw.base, "Guangdong Verifier", ["*"], ["CN-GD"])
+    with db.write() as s:
+        vservice.declare_affiliation(s, vw.sgs.party, vw.base.owner.public_id)
+    for verifier, error in ((expired, verrors.NotAccredited), (elsewhere, verrors.OutsideAccreditationScope),
+                            (vw.sgs, verrors.ConflictOfInterest)):
+        with pytest.raises(error), db.write() as s:
+            vservice.start_verification(s, verifier.party, vservice.get_report(s, report_id))
+    with pytest.raises(errors.RoleRequired), db.write() as s:  # the owner is no verifier
+        vservice.start_verification(s, vw.base.owner, vservice.get_report(s, report_id))
+    assert report(db, report_id).status == "submitted"
+
+
+def test_only_the_assigned_verifier_may_decide(db: Database) -> None:
+    vw = make_verification_world(db)
+    report_id = upload_report(db, vw)
+    template = submit_and_start(db, vw, report_id, vw.cqc)
+    with pytest.raises(errors.PermissionDenied):
+        approve(db, report_id, vw.sgs, {**template, "verifier": {"party": vw.sgs.party.public_id}})
+    with pytest.raises(errors.PermissionDenied), db.write() as s:
+        vservice.request_changes(s, vw.sgs.party, vservice.get_report(s, report_id), "not mine")
+
+
+def test_racing_verifiers_issue_credits_once(db: Database) -> None:
+    """Two verifiers race to take the report; each then tries to approve it: one issuance."""
+    vw = make_verification_world(db)
+    report_id = upload_report(db, vw)
+    with db.write() as s:
+        vservice.submit_report(s, vw.base.owner, vservice.get_report(s, report_id))
+    barrier, outcomes = threading.Barrier(2), []
+
+    def race(verifier) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        try:
+            with db.write() as s:
+                vservice.start_verification(s, verifier.party, vservice.get_report(s, report_id))
+            with db.read() as s:
+                template = vservice.statement_template(s, verifier.party, vservice.get_report(s, report_id))
+            approve(db, report_id, verifier, template)
+            outcomes.append("issued")
+        except (verrors.InvalidReportTransition, errors.PermissionDenied):
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=race, args=(v,)) for v in (vw.cqc, vw.sgs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["issued", "lost"]
+    assert issuance_count(db) == 1 and owner_active_kg(db, vw.base.owner_account) == 462_000
+
+
+def test_an_active_projects_meter_cannot_join_another_project(db: Database) -> None:
+    vw = make_verification_world(db)
+    with pytest.raises(verrors.AssetAlreadyRegistered, match=vw.project):
+        register_pv_project(db, vw.base, ["SH-1"], name="Copycat rooftop")
+    with db.write() as s:  # the first project ends: its meter is free again
+        project = service.get_project(s, vw.project)
+        vservice.change_project_status(s, vw.base.owner, project, ProjectStatus.WITHDRAWN)
+    register_pv_project(db, vw.base, ["SH-1"], name="Successor rooftop")
+
+
+def test_the_database_refuses_a_second_active_holder_of_an_asset(db: Database) -> None:
+    vw = make_verification_world(db)
+    with pytest.raises(IntegrityError), db.write() as s:
+        other = service.get_project(s, vw.project)
+        s.execute(insert(ProjectAsset).values(project_id=other.id, kind=AssetKind.METER.value, identifier="SH-1",
+                                              active=True))
+
+
+def test_monitoring_periods_never_overlap(db: Database) -> None:
+    vw = make_verification_world(db)
+    first = upload_report(db, vw, period=(date(2023, 1, 1), date(2023, 12, 31)))
+    with pytest.raises(verrors.OverlappingMonitoringPeriod, match=first):
+        upload_report(db, vw, period=(date(2023, 12, 1), date(2024, 3, 31)))
+    with pytest.raises(IntegrityError, match="monitoring_report_no_overlap"), db.write() as s:
+        row = vservice.get_report(s, first)
+        s.execute(insert(MonitoringReport).values(
+            public_id="rpt_forged", project_id=row.project_id, period_start=date(2023, 6, 1),
+            period_end=date(2023, 6, 30), status="draft", revision=1, data_sha256=row.data_sha256,
+            data_filename="x.csv", data_bytes=1, params_json=b"{}", quantification_json=b"{}", net_reduction_kg=0,
+            rejected_by_qa=False, issue_to_account_id=row.issue_to_account_id))
+
+
+def test_crediting_periods_follow_the_methodology(db: Database) -> None:
+    vw = make_verification_world(db)
+    too_long = service.ProjectDetails("Long PV", "CIR-PV-DG", "1.0", "CN-JS", "Suzhou",
+                                      crediting_period_start=date(2023, 1, 1), crediting_period_end=date(2033, 1, 1))
+    with pytest.raises(verrors.CreditingPeriodInvalid, match="10 years"), db.write() as s:
+        vservice.register_project(s, vw.base.owner, too_long, [])
+    wetland = service.ProjectDetails("Qinhu wetland", "CIR-WET-SINK", "1.0", "CN-JS", "Taizhou",
+                                     crediting_period_start=date(2022, 1, 1), crediting_period_end=date(2051, 12, 31))
+    with db.write() as s:
+        assert vservice.register_project(s, vw.base.owner, wetland, []).status == "draft"
+    unknown = service.ProjectDetails("?", "CIR-NOPE", "1.0", "CN-JS", "Suzhou",
+                                     crediting_period_start=date(2023, 1, 1), crediting_period_end=date(2024, 1, 1))
+    with pytest.raises(errors.InvalidRequest, match="no methodology"), db.write() as s:
+        vservice.register_project(s, vw.base.owner, unknown, [])
+
+
+def test_bad_monitoring_data_is_refused_and_nothing_is_stored(db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    vw = make_verification_world(db)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("meter_id,timestamp,energy_kwh\nSH-1,2023-04-01T08:00:00,12.5\n")  # naive timestamp
+    with pytest.raises(verrors.MonitoringDataInvalid, match="offset"):
+        upload_report(db, vw, data=bad)
+    with pytest.raises(verrors.MonitoringDataInvalid, match="outside the monitoring period"):
+        upload_report(db, vw, period=(date(2023, 1, 1), date(2023, 3, 31)))
+    with db.read() as s:
+        assert s.execute(select(func.count()).select_from(MonitoringReport)).scalar_one() == 0
+
+
+def test_wetland_buffer_share_goes_to_the_buffer_pool(db: Database) -> None:
+    vw = make_verification_world(db)
+    with db.write() as s:
+        project = vservice.register_project(s, vw.base.owner, service.ProjectDetails(
+            "Qinhu wetland", "CIR-WET-SINK", "1.0", "CN-JS", "Taizhou", capacity=20.0, capacity_unit="ha",
+            crediting_period_start=date(2022, 1, 1), crediting_period_end=date(2051, 12, 31)),
+            [vservice.AssetSpec(AssetKind.PARCEL, "TZ-QH-A", area_m2=200_000)])
+        for actor, status in ((vw.base.owner, ProjectStatus.SUBMITTED), (vw.cqc.party, ProjectStatus.UNDER_VALIDATION),
+                              (vw.cqc.party, ProjectStatus.REGISTERED)):
+            vservice.change_project_status(s, actor, project, status)
+        wetland = project.public_id
+    report_id = upload_report(db, vw, data=WETLAND_DATA, params={}, project=wetland,
+                              period=(date(2022, 7, 1), date(2023, 7, 1)))
+    template = submit_and_start(db, vw, report_id, vw.cqc)
+    assert template["computed_kg"] == {"2022": 50_944, "2023": 50_113}
+    approve(db, report_id, vw.cqc, template)
+    assert owner_active_kg(db, vw.base.owner_account) == 101_057
+    with db.read() as s:
+        buffer = credits.account_balances(s, service.get_account(s, service.BUFFER_POOL_ACCOUNT).id)
+    assert buffer[0]["active_kg"] == 11_228
