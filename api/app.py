@@ -11,12 +11,13 @@ from fastapi.responses import RedirectResponse
 
 from api.deps import ApiKeyCache
 from api.problems import install_problem_handlers
-from api.routes import credits, log, registry
+from api.routes import credits, log, registry, verification
 from registry.db import Database
 from registry.ledger.log import SequencerThread
 from registry.ledger.signing import LogSigner, load_or_create_signer
 from registry.migrate import upgrade_database
 from registry.settings import Settings, get_settings
+from verification.blobs import BlobStore
 
 DESCRIPTION = """
 A regional carbon-inclusion (碳普惠) credit registry. Quantities are integer **kilograms of CO2e**
@@ -44,6 +45,8 @@ def create_app(
         to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         app.state.db = db or Database(settings.database_url, pool_size=settings.api_threads + 2)
         app.state.api_key_cache = ApiKeyCache()
+        app.state.settings = settings
+        app.state.blobs = BlobStore(settings.blob_dir)
         app.state.signer = signer or load_or_create_signer(settings.log_origin, settings.signing_key_file)
         sequencer = None
         if settings.run_sequencer:
@@ -60,7 +63,7 @@ def create_app(
 
     app = FastAPI(title="Carbon Inclusion Registry", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
-    for module in (registry, credits, log):
+    for module in (registry, verification, credits, log):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -15,12 +15,14 @@ from fastapi_problem.handler import ExceptionHandler, add_exception_handler, new
 from sqlalchemy.exc import IntegrityError
 
 from registry import errors
+from verification.errors import UploadTooLarge
 
 log = logging.getLogger("cir.api")
 
 PROBLEM_TYPE_URI = "urn:cir:problem:{type}"
 
 STATUS_BY_CATEGORY: list[tuple[type[errors.RegistryError], int]] = [
+    (UploadTooLarge, 413),
     (errors.NotYetInCheckpoint, 409),
     (errors.NotFound, 404),
     (errors.PermissionDenied, 403),

@@ -102,7 +102,8 @@ def project_out(session: Session, project: Project) -> schemas.ProjectOut:
         id=project.public_id, name=project.name, owner=owner.public_id, methodology_id=project.methodology_id,
         methodology_version=project.methodology_version, region=project.region, location=project.location,
         latitude=project.latitude, longitude=project.longitude, capacity=project.capacity,
-        capacity_unit=project.capacity_unit, status=project.status, created_at=project.created_at,
+        capacity_unit=project.capacity_unit, crediting_period_start=project.crediting_period_start,
+        crediting_period_end=project.crediting_period_end, status=project.status, created_at=project.created_at,
     )
 
 

@@ -80,11 +80,14 @@ class ProjectCreate(Strict):
     longitude: float | None = Field(None, ge=-180, le=180)
     capacity: float | None = Field(None, gt=0)
     capacity_unit: str | None = Field(None, max_length=10, description="kWp, kW, ha …")
+    crediting_period_start: date
+    crediting_period_end: date = Field(description="At most the methodology's limit: 10 years, 30 for wetland sinks")
     owner: str | None = Field(None, description="Registrar only: register on behalf of this party")
 
 
 class ProjectStatusChange(Strict):
     status: ProjectStatus
+    note: str = Field("", max_length=4000, description="Why: shown in the trail to insiders")
 
 
 class ProjectOut(BaseModel):
@@ -99,6 +102,8 @@ class ProjectOut(BaseModel):
     longitude: float | None
     capacity: float | None
     capacity_unit: str | None
+    crediting_period_start: date | None
+    crediting_period_end: date | None
     status: str
     created_at: datetime
 

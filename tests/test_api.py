@@ -200,7 +200,8 @@ def test_project_search_and_cursor_pagination(client: TestClient, world: World) 
     for i in range(5):
         r = client.post("/api/v1/projects", headers=auth(world.owner_key), json={
             "name": f"Rooftop {i}", "methodology_id": "CIR-PV-DG", "methodology_version": "1.0", "region": "CN-JS",
-            "location": "Suzhou", "capacity": 5.5, "capacity_unit": "kWp"})
+            "location": "Suzhou", "capacity": 5.5, "capacity_unit": "kWp", "crediting_period_start": "2025-01-01",
+            "crediting_period_end": "2034-12-31", "assets": [{"kind": "meter", "identifier": f"SZ-{i}"}]})
         assert r.status_code == 201, r.text
     seen, cursor = [], None
     while True:
@@ -216,7 +217,7 @@ def test_project_search_and_cursor_pagination(client: TestClient, world: World) 
     assert len(drafts) == 5
     bad = client.post("/api/v1/projects", headers=auth(world.owner_key), json={
         "name": "X", "methodology_id": "CIR-PV-DG", "methodology_version": "1.0", "region": "Jiangsu",
-        "location": "Suzhou"})
+        "location": "Suzhou", "crediting_period_start": "2025-01-01", "crediting_period_end": "2034-12-31"})
     assert bad.status_code == 422
 
 

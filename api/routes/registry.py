@@ -10,6 +10,8 @@ from api.commands import run_command
 from api.deps import DB, Caller
 from registry import credits, queries, schemas, service
 from registry.models import BlockStatus, ProjectStatus, Role
+from verification import service as vservice
+from verification.schemas import ProjectRegistration
 
 router = APIRouter(prefix="/api/v1")
 
@@ -103,12 +105,15 @@ def blocks(
 
 
 @router.post("/projects", status_code=201, response_model=schemas.ProjectOut, tags=["projects"],
-             summary="Create a project (draft) as its owner, or for an owner as registrar")
-def create_project(body: schemas.ProjectCreate, db: DB, caller: Caller, request: Request) -> Response:
+             summary="Create a project (draft) with its assets, as its owner or for an owner as registrar",
+             description="Each meter, charger or parcel must be free of every active project, in every region; "
+                         "a refusal names the project that holds it.")
+def create_project(body: ProjectRegistration, db: DB, caller: Caller, request: Request) -> Response:
     def command(s):  # type: ignore[no-untyped-def]
         owner = service.get_party(s, body.owner) if body.owner else None
-        details = service.ProjectDetails(**body.model_dump(exclude={"owner"}))
-        return queries.project_out(s, service.create_project(s, caller, details, owner))
+        details = service.ProjectDetails(**body.model_dump(exclude={"owner", "assets"}))
+        assets = [vservice.AssetSpec(a.kind, a.identifier, a.area_m2) for a in body.assets]
+        return queries.project_out(s, vservice.register_project(s, caller, details, assets, owner))
     return run_command(db, request, caller, body, command)
 
 
@@ -131,10 +136,11 @@ def get_project(project_id: str, db: DB) -> schemas.ProjectOut:
 
 
 @router.post("/projects/{project_id}/status", response_model=schemas.ProjectOut, tags=["projects"],
-             summary="Move a project through its lifecycle (owner: submit/withdraw; registrar: validate)")
+             summary="Move a project through its lifecycle (owner: submit/withdraw; registrar or an "
+                     "accredited verifier: validate; registrar: suspend/complete)")
 def change_status(project_id: str, body: schemas.ProjectStatusChange, db: DB, caller: Caller,
                   request: Request) -> Response:
     def command(s):  # type: ignore[no-untyped-def]
         project = service.get_project(s, project_id)
-        return queries.project_out(s, service.change_project_status(s, caller, project, body.status))
+        return queries.project_out(s, vservice.change_project_status(s, caller, project, body.status, body.note))
     return run_command(db, request, caller, body, command, status_code=200)

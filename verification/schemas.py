@@ -1,0 +1,127 @@
+"""Request and response shapes of the verification workflow."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from registry.schemas import ProjectCreate
+from verification.models import AssetKind
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UploadOut(BaseModel):
+    sha256: str
+    bytes: int
+
+
+class AccreditationCreate(Strict):
+    party: str
+    public_key_pem: str = Field(description="The verifier's Ed25519 public key (PEM); it keeps the private key")
+    methodologies: list[str] = Field(min_length=1, description='Methodology ids, or ["*"] for all')
+    regions: list[str] = Field(min_length=1, description='ISO 3166-2 regions, or ["*"] for all')
+    valid_from: date
+    valid_until: date
+
+
+class AccreditationOut(BaseModel):
+    id: str
+    party: str
+    party_name: str
+    key_id: str
+    methodologies: list[str]
+    regions: list[str]
+    valid_from: date
+    valid_until: date
+
+
+class AffiliationCreate(Strict):
+    party: str = Field(description="A party the verifier is tied to: it will not verify that party's projects")
+
+
+class AssetIn(Strict):
+    kind: AssetKind
+    identifier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    area_m2: int | None = Field(None, gt=0, description="Parcels only")
+
+
+class ProjectRegistration(ProjectCreate):
+    assets: list[AssetIn] = Field(default_factory=list, description="Meters, chargers or land parcels")
+
+
+class AssetOut(BaseModel):
+    kind: str
+    identifier: str
+    area_m2: int | None
+    active: bool
+
+
+class ReportCreate(Strict):
+    period_start: date
+    period_end: date = Field(description="Inclusive")
+    data_sha256: Sha256 = Field(description="From PUT /api/v1/uploads")
+    data_filename: Annotated[str, StringConstraints(pattern=r"^[^/\\]{1,200}\.(csv|xlsx|parquet)$")]
+    params: dict[str, Any] = Field(description="The methodology's parameters for this project and period")
+    issue_to_account: str = Field(description="The owner's holding account that receives the credits")
+
+
+class ReportDataReplace(Strict):
+    data_sha256: Sha256
+    data_filename: Annotated[str, StringConstraints(pattern=r"^[^/\\]{1,200}\.(csv|xlsx|parquet)$")]
+    params: dict[str, Any]
+
+
+class ReportOut(BaseModel):
+    id: str
+    project: str
+    period_start: date
+    period_end: date
+    status: str
+    revision: int
+    data_sha256: str
+    data_filename: str
+    data_bytes: int
+    net_reduction_kg: int
+    rejected_by_qa: bool
+    verifier: str | None
+    quantification: dict[str, Any] = Field(description="The methodology's result: per vintage, factors, QA findings")
+    created_at: datetime
+    updated_at: datetime
+
+
+class Note(Strict):
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class Approval(Strict):
+    statement: dict[str, Any] = Field(description="The statement template, with verified_kg, opinion and signed_at")
+    signature: str = Field(description="Base64 Ed25519 signature over the statement's RFC 8785 bytes")
+
+
+class ApprovalOut(BaseModel):
+    report: ReportOut
+    statement_sha256: str
+    issuances: list[str] = Field(description="Empty when the registrar's approval is still required")
+
+
+class IssuedOut(BaseModel):
+    report: ReportOut
+    issuances: list[str] = Field(description="The issuances created: one per vintage, plus buffer-pool shares")
+
+
+class EventOut(BaseModel):
+    subject: str
+    actor: str
+    actor_name: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str | None = Field(description="Shown to the owner, verifiers, the registrar and auditors only")
+    at: datetime
