@@ -6,9 +6,9 @@ from sqlmodel import SQLModel
 
 # Every module that defines tables, so that SQLModel.metadata is complete.
 import api.idempotency  # noqa: F401
-import verification.models  # noqa: F401
 import registry.ledger.models
 import registry.models  # noqa: F401
+import verification.models  # noqa: F401
 from registry.settings import get_settings
 
 config = context.config

@@ -21,9 +21,9 @@ from sqlalchemy import create_engine, make_url, text
 from sqlmodel import SQLModel
 
 import api.idempotency  # noqa: F401  (its table is in the metadata too)
-import verification.models  # noqa: F401
 import registry.ledger.models
 import registry.models  # noqa: F401
+import verification.models  # noqa: F401
 from registry.db import Database
 from registry.ledger.signing import LogSigner
 from registry.migrate import upgrade_database

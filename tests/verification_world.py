@@ -86,7 +86,8 @@ def upload_report(db: Database, vw: VerificationWorld, data: Path = PV_DATA,
     with db.write() as s:
         report = vservice.create_report(
             s, vw.base.owner, service.get_project(s, project or vw.project), period[0], period[1], data,
-            hashlib.sha256(data.read_bytes()).hexdigest(), data.name, PV_PARAMS if params is None else params, vw.base.owner_account, MAX_BYTES)
+            hashlib.sha256(data.read_bytes()).hexdigest(), data.name, PV_PARAMS if params is None else params,
+            vw.base.owner_account, MAX_BYTES)
         return report.public_id
 
 

@@ -226,11 +226,11 @@ def change_project_status(session: Session, actor: Party, project: Project, new_
 # --- monitoring reports -----------------------------------------------------------------------
 
 
-def _quantify(project: Project, data_path: Path, params: dict[str, Any], period_start: date,
+def _quantify(project: Project, data_path: Path, data_filename: str, params: dict[str, Any], period_start: date,
               period_end: date, max_bytes: int) -> tuple[bytes, dict[str, Any]]:
     methodology = get_methodology_or_invalid(project.methodology_id, project.methodology_version)
     try:
-        data = load_table(data_path, methodology.input_schema, max_file_bytes=max_bytes)
+        data = load_table(data_path, methodology.input_schema, max_file_bytes=max_bytes, name=data_filename)
         quantification = methodology.quantify(data, params)
     except InputDataError as exc:
         raise verrors.MonitoringDataInvalid(str(exc)) from exc
@@ -279,7 +279,7 @@ def create_report(
         raise errors.InvalidRequest("credits are issued to one of the owner's holding accounts")
     require_holder(owner, account)
     _check_period(session, project, period_start, period_end)
-    result, parsed = _quantify(project, data_path, params, period_start, period_end, max_bytes)
+    result, parsed = _quantify(project, data_path, data_filename, params, period_start, period_end, max_bytes)
     report = MonitoringReport(
         public_id=new_public_id("rpt"), project_id=project.id, period_start=period_start,  # type: ignore[arg-type]
         period_end=period_end, status=ReportStatus.DRAFT.value, data_sha256=data_sha256,
@@ -341,7 +341,8 @@ def replace_report_data(
     project = project_of(session, report)
     if project.owner_party_id != owner.id:
         raise errors.NotAccountHolder(f"report {report.public_id} is not yours")
-    result, parsed = _quantify(project, data_path, params, report.period_start, report.period_end, max_bytes)
+    result, parsed = _quantify(project, data_path, data_filename, params, report.period_start, report.period_end,
+                               max_bytes)
     _transition(session, report, {ReportStatus.DRAFT, ReportStatus.CHANGES_REQUESTED}, ReportStatus.DRAFT, owner,
                 "replaced data", f"{data_filename} ({data_sha256[:12]}…)", revision=report.revision + 1,
                 data_sha256=data_sha256, data_filename=data_filename, data_bytes=data_path.stat().st_size,
