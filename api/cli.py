@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from api.cli_methodology import methodology_app
+from api.cli_roles import account_app, project_app, proof_app, report_app, verifier_app
 from registry.db import Database
 from registry.ledger.signing import load_or_create_signer
 from registry.migrate import upgrade_database
@@ -22,6 +23,11 @@ keys_app = typer.Typer(help="API keys and the log's verifier key", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(methodology_app, name="methodology")
+app.add_typer(project_app, name="project")
+app.add_typer(report_app, name="report")
+app.add_typer(verifier_app, name="verifier")
+app.add_typer(account_app, name="account")
+app.add_typer(proof_app, name="proof")
 
 
 def _database() -> Database:
@@ -125,7 +131,7 @@ def verify_proof(
     bundle: Annotated[Path, typer.Argument(help="A proof bundle JSON file")],
     key: Annotated[str, typer.Option(help="The registry's verifier key string")],
 ) -> None:
-    """Verify a retirement proof bundle offline: signature, checkpoint and inclusion."""
+    """Verify a proof bundle (a retirement, an issuance …) offline: signature, checkpoint, inclusion."""
     from registry.ledger import verify
 
     sys.exit(verify.main([str(bundle), key]))

@@ -109,11 +109,13 @@ class ApprovalOut(BaseModel):
     report: ReportOut
     statement_sha256: str
     issuances: list[str] = Field(description="Empty when the registrar's approval is still required")
+    ledger_entries: list[int] = Field(description="Their ledger entries: proofs at /api/v1/ledger-entries/{id}/proof")
 
 
 class IssuedOut(BaseModel):
     report: ReportOut
     issuances: list[str] = Field(description="The issuances created: one per vintage, plus buffer-pool shares")
+    ledger_entries: list[int]
 
 
 class EventOut(BaseModel):

@@ -320,7 +320,9 @@ def _transition(session: Session, report: MonitoringReport, allowed_from: set[Re
                 actor: Party, action: str, note: str = "", **values: Any) -> None:
     """Only one of two racing requests wins: the update is conditional on status and revision."""
     if report.status not in allowed_from:
-        raise verrors.InvalidReportTransition(f"report {report.public_id} is {report.status}; cannot {action}")
+        needed = " or ".join(sorted(s.value for s in allowed_from))
+        raise verrors.InvalidReportTransition(
+            f"report {report.public_id} is {report.status}; '{action}' needs it {needed}")
     result = session.execute(
         update(MonitoringReport)
         .where(col(MonitoringReport.id) == report.id, col(MonitoringReport.status) == report.status,

@@ -109,6 +109,15 @@ def unfreeze(body: schemas.FreezeCreate, db: DB, caller: Caller, request: Reques
     return run_command(db, request, caller, body, command)
 
 
+@router.get("/ledger-entries/{entry_id}/proof", tags=["log"],
+            summary="Proof bundle of any ledger entry (an issuance, a transfer …), as for retirements",
+            description="Verify with `cir verify-proof BUNDLE.json --key <GET /api/v1/log/key>`. "
+                        "409 until the entry is in a signed checkpoint.")
+def entry_proof(entry_id: int, db: DB) -> dict[str, object]:
+    with db.read() as s:
+        return log.entry_proof_bundle(s, entry_id)
+
+
 @router.get("/ledger-entries/{entry_id}", response_model=schemas.LedgerEntryOut, tags=["log"],
             summary="A ledger entry by the id a write returned, with its leaf index once sequenced")
 def ledger_entry(entry_id: int, db: DB) -> schemas.LedgerEntryOut:

@@ -198,7 +198,8 @@ def approve(report_id: str, body: schemas.Approval, db: DB, caller: Caller, requ
         report = vservice.get_report(s, report_id)
         approval = vservice.approve_report(s, caller, report, body.statement, body.signature, needs_registrar)
         return schemas.ApprovalOut(report=queries.report_out(s, report), statement_sha256=approval.statement_sha256,
-                                   issuances=[m.public_id for m in approval.issued])
+                                   issuances=[m.public_id for m in approval.issued],
+                                   ledger_entries=[m.ledger_entry_id for m in approval.issued])
     return run_command(db, request, caller, body, command)
 
 
@@ -209,7 +210,8 @@ def issue(report_id: str, db: DB, caller: Caller, request: Request) -> Response:
     def command(s):  # type: ignore[no-untyped-def]
         report = vservice.get_report(s, report_id)
         movements = vservice.issue_report(s, caller, report)
-        return schemas.IssuedOut(report=queries.report_out(s, report), issuances=[m.public_id for m in movements])
+        return schemas.IssuedOut(report=queries.report_out(s, report), issuances=[m.public_id for m in movements],
+                                 ledger_entries=[m.ledger_entry_id for m in movements])
     return run_command(db, request, caller, None, command)
 
 

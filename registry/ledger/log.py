@@ -170,17 +170,24 @@ def b64(hashes: list[bytes]) -> list[str]:
 
 
 def retirement_proof_bundle(session: Session, retirement_public_id: str) -> dict[str, Any]:
+    entry_id = session.execute(
+        select(col(Retirement.ledger_entry_id)).where(col(Retirement.public_id) == retirement_public_id)
+    ).scalar_one_or_none()
+    if entry_id is None:
+        raise errors.UnknownRetirement(f"no retirement {retirement_public_id}")
+    return entry_proof_bundle(session, entry_id)
+
+
+def entry_proof_bundle(session: Session, entry_id: int) -> dict[str, Any]:
     """{"entry", "leaf_index", "inclusion", "checkpoint"}: all an auditor needs, with our public key."""
     row = session.execute(
-        select(col(LedgerEntry.body), col(LedgerEntry.leaf_index))
-        .join(Retirement, col(Retirement.ledger_entry_id) == col(LedgerEntry.id))
-        .where(col(Retirement.public_id) == retirement_public_id)
+        select(col(LedgerEntry.body), col(LedgerEntry.leaf_index)).where(col(LedgerEntry.id) == entry_id)
     ).first()
     if row is None:
-        raise errors.UnknownRetirement(f"no retirement {retirement_public_id}")
+        raise errors.UnknownLogEntry(f"no ledger entry {entry_id}")
     checkpoint = latest_checkpoint(session)
     if row.leaf_index is None or checkpoint is None or checkpoint.tree_size <= row.leaf_index:
-        raise errors.NotYetInCheckpoint("the retirement is not in a signed checkpoint yet; retry in a second")
+        raise errors.NotYetInCheckpoint("the entry is not in a signed checkpoint yet; retry in a second")
     hashes = inclusion_proof(session, row.leaf_index, checkpoint.tree_size)
     return {
         "entry": bytes(row.body).decode(),

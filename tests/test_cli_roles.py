@@ -1,0 +1,97 @@
+"""Each role's steps through `cir` and the Python client, against a live server: the README's walkthrough."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.client import RegistryAPIError, RegistryClient
+from registry import service
+from registry.db import Database
+from registry.ledger import log
+from registry.ledger.signing import LogSigner
+from registry.models import PartyKind, Role
+from registry.settings import Settings
+from tests.live_server import live_server
+from tests.verification_world import PV_DATA, PV_PARAMS
+from tests.world import make_world
+
+runner = CliRunner()
+
+
+def cir(*args: str, key: str = "") -> str:
+    result = runner.invoke(app, list(args), env={"CIR_API_KEY": key})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_walkthrough_register_upload_verify_and_prove(db: Database, signer: LogSigner, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    world = make_world(db)
+    with db.write() as s:
+        verifier = service.create_party(s, "China Quality Certification Centre", PartyKind.ORGANISATION,
+                                        [Role.VERIFIER])
+        _, verifier_key = service.issue_api_key(s, verifier)
+    settings = Settings(database_url=db.url, run_sequencer=False, blob_dir=tmp_path / "blobs")
+    with live_server(db, signer, settings) as url:
+        monkeypatch.setenv("CIR_URL", url)
+        public_pem = cir("verifier", "keygen", "--out", str(tmp_path / "cqc.pem"))
+        with RegistryClient(url, world.registrar_key) as registrar:
+            registrar.request("POST", "/verifiers", json={
+                "party": verifier.public_id, "public_key_pem": public_pem, "methodologies": ["CIR-PV-DG"],
+                "regions": ["CN-JS"], "valid_from": "2023-01-01", "valid_until": "2030-12-31"})
+
+        project_file = tmp_path / "project.json"
+        project_file.write_text(json.dumps({
+            "name": "My rooftop", "methodology_id": "CIR-PV-DG", "methodology_version": "1.0", "region": "CN-JS",
+            "location": "Suzhou", "capacity": 1000, "capacity_unit": "kWp", "crediting_period_start": "2023-01-01",
+            "crediting_period_end": "2032-12-31", "assets": [{"kind": "meter", "identifier": "SH-1"}]}))
+        project = json.loads(cir("project", "create", str(project_file), key=world.owner_key))["id"]
+        cir("project", "status", project, "submitted", key=world.owner_key)
+        cir("project", "status", project, "under_validation", key=verifier_key)
+        assert "registered" in cir("project", "status", project, "registered", key=verifier_key)
+
+        (tmp_path / "params.json").write_text(json.dumps(PV_PARAMS))
+        created = cir("report", "create", project, "--data", str(PV_DATA), "--params", str(tmp_path / "params.json"),
+                      "--period-start", "2023-01-01", "--period-end", "2023-12-31", "--account", world.owner_account,
+                      key=world.owner_key)
+        assert "net 462000 kg CO2e" in created and "vintage 2023: 462000 kg" in created
+        report = created.split()[0]
+        cir("report", "submit", report, key=world.owner_key)
+        cir("verifier", "take", report, key=verifier_key)
+        statement = tmp_path / "statement.json"
+        cir("verifier", "template", report, str(statement), key=verifier_key)
+        signature = cir("verifier", "sign", str(statement), "--key", str(tmp_path / "cqc.pem")).strip()
+        approved = cir("verifier", "approve", report, "--statement", str(statement), "--signature", signature,
+                       key=verifier_key)
+        assert f"{report} is issued" in approved
+        entry = approved.split("ledger entry ")[1].split()[0]
+        assert '"active_kg": 462000' in cir("account", "balances", world.owner_account, key=world.owner_key)
+
+        log.sequence_all(db, signer)
+        bundle = tmp_path / "bundle.json"
+        key_line = cir("proof", "entry", entry, str(bundle))
+        verified = cir("verify-proof", str(bundle), "--key", key_line.split("key: ")[1].strip())
+        assert "VERIFIED" in verified and "issue" in verified
+
+        refused = runner.invoke(app, ["report", "submit", report], env={"CIR_API_KEY": world.owner_key})
+        assert refused.exit_code == 1
+        assert "refused: 409" in refused.output and "is issued; 'submitted' needs it draft" in refused.output
+        with RegistryClient(url, "cir_wrong") as stranger, pytest.raises(RegistryAPIError) as raised:
+            stranger.me()
+        assert raised.value.status == 401
+
+
+def test_signing_refuses_an_unusable_key(tmp_path: Path) -> None:
+    (tmp_path / "statement.json").write_text("{}")
+    (tmp_path / "bad.pem").write_text("not a key")
+    result = runner.invoke(app, ["verifier", "sign", str(tmp_path / "statement.json"), "--key",
+                                 str(tmp_path / "bad.pem")])
+    assert result.exit_code == 1 and "cannot use" in result.output
+    runner.invoke(app, ["verifier", "keygen", "--out", str(tmp_path / "k.pem")])
+    again = runner.invoke(app, ["verifier", "keygen", "--out", str(tmp_path / "k.pem")])
+    assert again.exit_code == 1 and "not overwriting" in again.output
