@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from api.cli_methodology import methodology_app
-from api.cli_roles import account_app, project_app, proof_app, report_app, verifier_app
+from api.cli_roles import account_app, party_app, project_app, proof_app, report_app, verifier_app
 from registry.db import Database
 from registry.ledger.signing import load_or_create_signer
 from registry.migrate import upgrade_database
@@ -23,6 +23,7 @@ keys_app = typer.Typer(help="API keys and the log's verifier key", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(methodology_app, name="methodology")
+app.add_typer(party_app, name="party")
 app.add_typer(project_app, name="project")
 app.add_typer(report_app, name="report")
 app.add_typer(verifier_app, name="verifier")

@@ -23,10 +23,11 @@ Url = Annotated[str, typer.Option("--url", envvar="CIR_URL", help="The registry'
 ApiKey = Annotated[str, typer.Option("--api-key", envvar="CIR_API_KEY", help="Your API key (cir_…)")]
 DEFAULT_URL = "http://127.0.0.1:8000"
 
+party_app = typer.Typer(help="The registrar: parties and their keys", no_args_is_help=True)
 project_app = typer.Typer(help="Project owners: register projects", no_args_is_help=True)
 report_app = typer.Typer(help="Project owners: monitoring reports", no_args_is_help=True)
 verifier_app = typer.Typer(help="Verifiers: keys, validation, signed statements", no_args_is_help=True)
-account_app = typer.Typer(help="Holders: balances", no_args_is_help=True)
+account_app = typer.Typer(help="Holders: accounts and balances", no_args_is_help=True)
 proof_app = typer.Typer(help="Anyone: proof bundles to verify offline", no_args_is_help=True)
 
 
@@ -54,6 +55,41 @@ def _read_json(path: Path) -> Any:
     except (OSError, ValueError) as exc:
         typer.echo(f"cannot read {path}: {exc}", err=True)
         raise typer.Exit(1) from exc
+
+
+# --- the registrar ----------------------------------------------------------------------------
+
+
+@party_app.command("create")
+def party_create(
+    name: str,
+    role: Annotated[list[str], typer.Option(help="registrar, project_owner, verifier, buyer, auditor")],
+    kind: str = "organisation",
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Register a party and print its id and a first API key (shown once)."""
+    party = _call(url, api_key, "create_party", name, kind, role)
+    key = _call(url, api_key, "create_api_key", party["id"], "first key")
+    typer.echo(f"party {party['id']}\napi key {key}")
+
+
+@verifier_app.command("accredit")
+def accredit(
+    party: str,
+    public_key: Annotated[Path, typer.Option(help="The verifier's public key (PEM), from `cir verifier keygen`")],
+    methodology: Annotated[list[str], typer.Option(help="A methodology id, or '*'")],
+    region: Annotated[list[str], typer.Option(help="An ISO 3166-2 region, or '*'")],
+    valid_from: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    valid_until: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Accredit a verification body (registrar)."""
+    result = _call(url, api_key, "accredit", party, public_key.read_text(), methodology, region, valid_from,
+                   valid_until)
+    typer.echo(f"accreditation {result['id']}: key {result['key_id']}, {' '.join(result['methodologies'])} in "
+               f"{' '.join(result['regions'])}, {result['valid_from']} to {result['valid_until']}")
 
 
 # --- project owners -----------------------------------------------------------------------------
@@ -164,6 +200,12 @@ def approve(
 
 
 # --- holders and anyone -----------------------------------------------------------------------
+
+
+@account_app.command("open")
+def account_open(name: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
+    """Open a holding account of your own; prints its id."""
+    typer.echo(_call(url, api_key, "open_account", name)["id"])
 
 
 @account_app.command("balances")

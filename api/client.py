@@ -70,6 +70,24 @@ class RegistryClient:
     def retirement_proof(self, retirement: str) -> dict[str, Any]:
         return self.request("GET", f"/retirements/{retirement}/proof")  # type: ignore[no-any-return]
 
+    def open_account(self, name: str) -> dict[str, Any]:
+        return self.request("POST", "/accounts", json={"name": name})  # type: ignore[no-any-return]
+
+    # --- the registrar ---
+
+    def create_party(self, name: str, kind: str, roles: list[str]) -> dict[str, Any]:
+        body = {"name": name, "kind": kind, "roles": roles}
+        return self.request("POST", "/parties", json=body)  # type: ignore[no-any-return]
+
+    def create_api_key(self, party: str, label: str = "") -> str:
+        return str(self.request("POST", f"/parties/{party}/api-keys", json={"label": label})["api_key"])
+
+    def accredit(self, party: str, public_key_pem: str, methodologies: list[str], regions: list[str],
+                 valid_from: str, valid_until: str) -> dict[str, Any]:
+        body = {"party": party, "public_key_pem": public_key_pem, "methodologies": methodologies,
+                "regions": regions, "valid_from": valid_from, "valid_until": valid_until}
+        return self.request("POST", "/verifiers", json=body)  # type: ignore[no-any-return]
+
     # --- project owners ---
 
     def upload(self, path: Path) -> str:

@@ -10,11 +10,9 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.client import RegistryAPIError, RegistryClient
-from registry import service
 from registry.db import Database
 from registry.ledger import log
 from registry.ledger.signing import LogSigner
-from registry.models import PartyKind, Role
 from registry.settings import Settings
 from tests.live_server import live_server
 from tests.verification_world import PV_DATA, PV_PARAMS
@@ -32,18 +30,19 @@ def cir(*args: str, key: str = "") -> str:
 def test_walkthrough_register_upload_verify_and_prove(db: Database, signer: LogSigner, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     world = make_world(db)
-    with db.write() as s:
-        verifier = service.create_party(s, "China Quality Certification Centre", PartyKind.ORGANISATION,
-                                        [Role.VERIFIER])
-        _, verifier_key = service.issue_api_key(s, verifier)
     settings = Settings(database_url=db.url, run_sequencer=False, blob_dir=tmp_path / "blobs")
     with live_server(db, signer, settings) as url:
         monkeypatch.setenv("CIR_URL", url)
-        public_pem = cir("verifier", "keygen", "--out", str(tmp_path / "cqc.pem"))
-        with RegistryClient(url, world.registrar_key) as registrar:
-            registrar.request("POST", "/verifiers", json={
-                "party": verifier.public_id, "public_key_pem": public_pem, "methodologies": ["CIR-PV-DG"],
-                "regions": ["CN-JS"], "valid_from": "2023-01-01", "valid_until": "2030-12-31"})
+        created = cir("party", "create", "China Quality Certification Centre", "--role", "verifier",
+                      key=world.registrar_key).split()
+        verifier, verifier_key = created[1], created[4]
+        (tmp_path / "cqc.pub").write_text(cir("verifier", "keygen", "--out", str(tmp_path / "cqc.pem")))
+        accredited = cir("verifier", "accredit", verifier, "--public-key", str(tmp_path / "cqc.pub"),
+                         "--methodology", "CIR-PV-DG", "--region", "CN-JS", "--valid-from", "2023-01-01",
+                         "--valid-until", "2030-12-31", key=world.registrar_key)
+        assert "CIR-PV-DG in CN-JS" in accredited
+        mine = cir("account", "open", "Second account", key=world.owner_key).strip()
+        assert mine.startswith("acct_")
 
         project_file = tmp_path / "project.json"
         project_file.write_text(json.dumps({
