@@ -15,6 +15,7 @@ from registry.db import Database
 from registry.ledger.signing import load_or_create_signer
 from registry.migrate import upgrade_database
 from registry.settings import get_settings
+from verification.blobs import BlobStore
 
 app = typer.Typer(help="Carbon Inclusion Registry", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)
@@ -87,7 +88,7 @@ def bootstrap(name: Annotated[str, typer.Option(help="The registrar organisation
 
 @app.command()
 def demo(if_empty: Annotated[bool, typer.Option(help="Do nothing when the registry has data")] = False) -> None:
-    """Load the Suzhou demo: parties, projects, credits issued, transferred and retired."""
+    """Load the demo: four projects with a year of data, verified and issued; a factory's retirement."""
     from api.demo import load_demo, registry_is_empty
 
     settings = get_settings()
@@ -98,11 +99,13 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Do nothing when the regist
             typer.echo("the registry already has data; demo not loaded")
             return
         _fail("the registry already has data; the demo loads into an empty registry only")
-    result = load_demo(db, _signer())
-    keys_file = Path("var/demo-keys.json")
-    keys_file.parent.mkdir(parents=True, exist_ok=True)
+    var_dir = Path("var")
+    result = load_demo(db, _signer(), BlobStore(settings.blob_dir), var_dir)
+    keys_file = var_dir / "demo-keys.json"
     keys_file.write_text(json.dumps({"api_keys": result.keys, "accounts": result.accounts,
-                                     "projects": result.projects, "retirement": result.retirement}, indent=2))
+                                     "projects": result.projects, "reports": result.reports,
+                                     "verifier_key_files": result.verifier_key_files,
+                                     "retirement": result.retirement}, indent=2))
     keys_file.chmod(0o600)
     typer.echo(f"demo loaded; API keys and ids in {keys_file}")
     typer.echo(f"the factory's retirement: /api/v1/retirements/{result.retirement}/proof")

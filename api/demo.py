@@ -1,24 +1,43 @@
-"""The demo registry that `make run` loads: Suzhou parties, projects, credits and one retirement.
+"""The demo registry that `make run` loads, through the real workflow from meter to credit.
 
-The certified example factory in our sources emitted 1,823.89 tCO2e in a year and retired
-offsets for all of it; the demo factory does the same with PV and EV-charging credits.
+Suzhou Industrial Park (CN-JS): a rooftop-PV aggregator with 20 households and a 1.2 MWp
+logistics-centre roof, and a public EV charging hub; a coastal wetland on Taizhou Bay (台州湾,
+CN-ZJ: a cross-regional project). Each has a year of synthetic monitoring data (`api.demo_data`),
+quantified by its methodology, verified by an accredited verifier who signs a statement with its
+own key, and issued. A factory then buys and retires 1,823.89 t against its 2025 residual
+emissions, the figure of the certified example factory in our sources.
 """
 
 from __future__ import annotations
 
+import io
+import os
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any
 
+import pandas as pd
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
+from api.demo_data import EV_HUB_CHARGERS, FACTORY_ROOF_METERS, HOUSEHOLD_METERS, ev_year, pv_year, wetland_inventory
 from registry import credits, service
 from registry.credits import OldestFirstSelection
 from registry.db import Database
 from registry.ledger.log import sequence_all
 from registry.ledger.signing import LogSigner
 from registry.models import Party, PartyKind, ProjectStatus, Role
+from verification import service as vservice
+from verification.blobs import BlobStore
+from verification.models import AssetKind
+from verification.statements import sign_statement
 
 FACTORY_EMISSIONS_KG = 1_823_890
+SEED = 7
+YEAR = 2025
+MAX_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -26,6 +45,8 @@ class DemoResult:
     keys: dict[str, str]
     accounts: dict[str, str]
     projects: dict[str, str]
+    reports: dict[str, str]
+    verifier_key_files: dict[str, str]
     retirement: str
 
 
@@ -34,69 +55,137 @@ def registry_is_empty(db: Database) -> bool:
         return s.execute(select(func.count()).select_from(Party)).scalar_one() == 0
 
 
-def _registered_project(s, registrar: Party, owner: Party, details: service.ProjectDetails) -> str:  # type: ignore[no-untyped-def]
-    project = service.create_project(s, owner, details)
-    service.change_project_status(s, owner, project, ProjectStatus.SUBMITTED)
-    service.change_project_status(s, registrar, project, ProjectStatus.UNDER_VALIDATION)
-    service.change_project_status(s, registrar, project, ProjectStatus.REGISTERED)
-    return project.public_id
+@dataclass(frozen=True)
+class DemoProject:
+    key: str
+    owner: str
+    verifier: str
+    details: service.ProjectDetails
+    assets: list[vservice.AssetSpec]
+    data: pd.DataFrame
+    params: dict[str, Any]
+    period: tuple[date, date]
 
 
-def load_demo(db: Database, signer: LogSigner) -> DemoResult:
-    keys: dict[str, str] = {}
+def _projects() -> list[DemoProject]:
+    households, household_params = pv_year(HOUSEHOLD_METERS, YEAR, SEED)
+    roof, roof_params = pv_year(FACTORY_ROOF_METERS, YEAR, SEED)
+    sessions, ev_params = ev_year(EV_HUB_CHARGERS, YEAR, SEED)
+    inventory, wetland_params = wetland_inventory(SEED)
+    year = (date(YEAR, 1, 1), date(YEAR, 12, 31))
+    strata = inventory[inventory["record"] == "stratum"].drop_duplicates("stratum_id")
+
+    def meters(rows: list[tuple[str, float]], kind: AssetKind) -> list[vservice.AssetSpec]:
+        return [vservice.AssetSpec(kind, name) for name, _ in rows]
+
+    return [
+        DemoProject("households", "pv_aggregator", "sgs", service.ProjectDetails(
+            "SIP household rooftops (20 homes)", "CIR-PV-DG", "1.0", "CN-JS", "Suzhou Industrial Park, Jiangsu",
+            31.32, 120.72, sum(kwp for _, kwp in HOUSEHOLD_METERS), "kWp", date(YEAR, 1, 1), date(YEAR + 9, 12, 31)),
+            meters(HOUSEHOLD_METERS, AssetKind.METER), households, household_params, year),
+        DemoProject("roof", "pv_aggregator", "sgs", service.ProjectDetails(
+            "SIP logistics-centre rooftop, 1.2 MWp", "CIR-PV-DG", "1.0", "CN-JS", "Suzhou Industrial Park, Jiangsu",
+            31.30, 120.75, 1200.0, "kWp", date(YEAR, 1, 1), date(YEAR + 9, 12, 31)),
+            meters(FACTORY_ROOF_METERS, AssetKind.METER), roof, roof_params, year),
+        DemoProject("ev", "ev_operator", "cqc", service.ProjectDetails(
+            "Jinji Lake public EV charging hub", "CIR-EV-CHG", "1.0", "CN-JS", "Jinji Lake, Suzhou Industrial Park",
+            31.31, 120.69, sum(kw for _, kw in EV_HUB_CHARGERS), "kW", date(YEAR, 1, 1), date(YEAR + 9, 12, 31)),
+            meters(EV_HUB_CHARGERS, AssetKind.CHARGER), sessions, ev_params, year),
+        DemoProject("wetland", "wetland", "cqc", service.ProjectDetails(
+            "Taizhou Bay coastal salt-marsh restoration", "CIR-WET-SINK", "1.0", "CN-ZJ", "Taizhou Bay, Zhejiang",
+            28.62, 121.52, float(strata["area_ha"].sum()), "ha", date(2024, 7, 1), date(2054, 6, 30)),
+            [vservice.AssetSpec(AssetKind.PARCEL, f"TZB-{row.stratum_id}", area_m2=int(row.area_ha * 10_000))
+             for row in strata.itertuples()],
+            inventory, wetland_params, (date(2024, 7, 1), date(2025, 7, 1))),
+    ]
+
+
+def _write_key(path: Path, key: Ed25519PrivateKey) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+
+
+def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) -> DemoResult:
+    verifier_keys = {"cqc": Ed25519PrivateKey.generate(), "sgs": Ed25519PrivateKey.generate()}
     with db.write() as s:
+        organisation = PartyKind.ORGANISATION
         parties = {
-            "registrar": service.create_party(s, "Suzhou Industrial Park Carbon Inclusion Registry",
-                                              PartyKind.ORGANISATION, [Role.REGISTRAR, Role.AUDITOR]),
-            "pv_aggregator": service.create_party(s, "SIP Rooftop Solar Aggregator", PartyKind.ORGANISATION,
+            "registrar": service.create_party(s, "Suzhou Industrial Park Carbon Inclusion Registry", organisation,
+                                              [Role.REGISTRAR, Role.AUDITOR]),
+            "pv_aggregator": service.create_party(s, "SIP Rooftop Solar Aggregator", organisation,
                                                   [Role.PROJECT_OWNER]),
-            "ev_operator": service.create_party(s, "Suzhou Green Charging Co.", PartyKind.ORGANISATION,
-                                                [Role.PROJECT_OWNER]),
-            "wetland": service.create_party(s, "Taizhou Wetland Park Management", PartyKind.ORGANISATION,
-                                            [Role.PROJECT_OWNER]),
-            "factory": service.create_party(s, "Suzhou Precision Parts Factory", PartyKind.ORGANISATION,
-                                            [Role.BUYER]),
-            "auditor": service.create_party(s, "Jiangsu Carbon Audit Office", PartyKind.ORGANISATION,
-                                            [Role.AUDITOR]),
+            "ev_operator": service.create_party(s, "Suzhou Green Charging Co.", organisation, [Role.PROJECT_OWNER]),
+            "wetland": service.create_party(s, "Taizhou Bay Wetland Management", organisation, [Role.PROJECT_OWNER]),
+            "factory": service.create_party(s, "Suzhou Precision Parts Factory", organisation, [Role.BUYER]),
+            "auditor": service.create_party(s, "Jiangsu Carbon Audit Office", organisation, [Role.AUDITOR]),
+            "cqc": service.create_party(s, "China Quality Certification Centre", organisation, [Role.VERIFIER]),
+            "sgs": service.create_party(s, "SGS-CSTC Standards Technical Services", organisation, [Role.VERIFIER]),
         }
-        for role, party in parties.items():
-            keys[role] = service.issue_api_key(s, party, label="demo")[1]
-        accounts = {
-            role: service.open_account(s, parties[role], "Main").public_id
-            for role in ("pv_aggregator", "ev_operator", "wetland", "factory")
-        }
+        keys = {role: service.issue_api_key(s, party, label="demo")[1] for role, party in parties.items()}
+        accounts = {role: service.open_account(s, parties[role], "Main").public_id
+                    for role in ("pv_aggregator", "ev_operator", "wetland", "factory")}
         registrar = parties["registrar"]
-        projects = {
-            "pv": _registered_project(s, registrar, parties["pv_aggregator"], service.ProjectDetails(
-                "SIP distributed rooftop PV (20 households and a 1.2 MWp factory roof)", "CIR-PV-DG", "1.0",
-                "CN-JS", "Suzhou Industrial Park, Jiangsu", 31.32, 120.72, 1290.0, "kWp")),
-            "ev": _registered_project(s, registrar, parties["ev_operator"], service.ProjectDetails(
-                "Jinji Lake public EV charging hub", "CIR-EV-CHG", "1.0", "CN-JS",
-                "Jinji Lake, Suzhou Industrial Park", 31.31, 120.69, 1800.0, "kW")),
-            "wetland": _registered_project(s, registrar, parties["wetland"], service.ProjectDetails(
-                "Taizhou Qinhu wetland carbon sink", "CIR-WET-SINK", "1.0", "CN-JS",
-                "Qinhu Lake, Taizhou, Jiangsu", 32.59, 120.08, 260.0, "ha")),
-        }
-    issuances = [("pv", "pv_aggregator", 2024, 905_000), ("pv", "pv_aggregator", 2025, 1_320_000),
-                 ("ev", "ev_operator", 2025, 310_000), ("wetland", "wetland", 2025, 420_000)]
-    for project, owner, vintage, quantity in issuances:
+        scopes = {"cqc": (["*"], ["CN-JS", "CN-ZJ"]), "sgs": (["CIR-PV-DG"], ["CN-JS"])}
+        for name, (methodologies, regions) in scopes.items():
+            public_pem = verifier_keys[name].public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+            vservice.accredit_verifier(s, registrar, parties[name].public_id, public_pem, methodologies, regions,
+                                       date(2024, 1, 1), date(2028, 12, 31))
+    key_files = {}
+    for name, key in verifier_keys.items():
+        key_files[name] = str(var_dir / f"demo-verifier-{name}.pem")
+        _write_key(Path(key_files[name]), key)
+
+    projects: dict[str, str] = {}
+    reports: dict[str, str] = {}
+    for demo in _projects():
+        owner, verifier = parties[demo.owner], parties[demo.verifier]
         with db.write() as s:
-            credits.issue_credits(s, registrar, projects[project], vintage, quantity, accounts[owner])
-    # The factory buys what it needs from the PV aggregator and the EV operator …
-    with db.write() as s:
-        credits.transfer_credits(s, parties["pv_aggregator"], accounts["pv_aggregator"], accounts["factory"],
-                                 1_600_000, OldestFirstSelection())
-    with db.write() as s:
-        credits.transfer_credits(s, parties["ev_operator"], accounts["ev_operator"], accounts["factory"],
-                                 FACTORY_EMISSIONS_KG - 1_600_000, OldestFirstSelection())
-    # … and retires all of it against its 2025 residual emissions.
+            project = vservice.register_project(s, owner, demo.details, demo.assets)
+            vservice.change_project_status(s, owner, project, ProjectStatus.SUBMITTED)
+            vservice.change_project_status(s, verifier, project, ProjectStatus.UNDER_VALIDATION)
+            vservice.change_project_status(s, verifier, project, ProjectStatus.REGISTERED, "validated on site")
+            projects[demo.key] = project.public_id
+        csv = io.BytesIO()
+        demo.data.to_csv(csv, index=False, lineterminator="\n")
+        sha256 = blobs.put_bytes(csv.getvalue())
+        filename = f"{demo.key}-{demo.period[0].year}.csv"
+        with db.write() as s:
+            report = vservice.create_report(
+                s, owner, service.get_project(s, project.public_id), demo.period[0], demo.period[1],
+                blobs.path(sha256), sha256, filename, demo.params, accounts[demo.owner], MAX_BYTES)
+            reports[demo.key] = report.public_id
+            vservice.submit_report(s, owner, report)
+        with db.write() as s:
+            report = vservice.get_report(s, reports[demo.key])
+            vservice.start_verification(s, verifier, report)
+            statement = vservice.statement_template(s, verifier, report)
+            statement["opinion"] = "Reasonable assurance: data complete and consistent with the site visit."
+            vservice.approve_report(s, verifier, report, statement, sign_statement(statement, verifier_keys[
+                demo.verifier]), needs_registrar_approval=False)
+
+    # The factory buys all the aggregator's PV credits and the rest from the wetland, then retires.
+    with db.read() as s:
+        aggregator = service.get_accounts(s, [accounts["pv_aggregator"]])[accounts["pv_aggregator"]]
+        pv_kg = credits.account_balances(s, aggregator.id)[0]["active_kg"]
+    purchases = [("pv_aggregator", min(pv_kg, FACTORY_EMISSIONS_KG)),
+                 ("wetland", FACTORY_EMISSIONS_KG - min(pv_kg, FACTORY_EMISSIONS_KG))]
+    for seller, quantity_kg in purchases:
+        if quantity_kg:
+            with db.write() as s:
+                credits.transfer_credits(s, parties[seller], accounts[seller], accounts["factory"], quantity_kg,
+                                         OldestFirstSelection())
     with db.write() as s:
         retirement, _ = credits.retire_credits(
             s, parties["factory"], accounts["factory"], FACTORY_EMISSIONS_KG, OldestFirstSelection(),
             credits.RetirementDetails(
                 "Suzhou Precision Parts Factory", "organisation",
-                "Zero-carbon factory claim: residual scope 1 and 2 emissions, 2025",
-                date(2025, 1, 1), date(2025, 12, 31),
-                "1,823.89 tCO2e of residual emissions covered by Suzhou carbon-inclusion credits"))
+                f"Zero-carbon factory claim: residual scope 1 and 2 emissions, {YEAR}",
+                date(YEAR, 1, 1), date(YEAR, 12, 31),
+                "1,823.89 tCO2e of residual emissions covered by carbon-inclusion credits (PV and wetland)"))
     sequence_all(db, signer)
-    return DemoResult(keys, accounts, projects, retirement.public_id)
+    return DemoResult(keys, accounts, projects, reports, key_files, retirement.public_id)
