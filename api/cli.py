@@ -111,6 +111,29 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Do nothing when the regist
     typer.echo(f"the factory's retirement: /api/v1/retirements/{result.retirement}/proof")
 
 
+@app.command("sample-data")
+def sample_data(
+    meter: Annotated[list[str], typer.Option(help="A meter as NAME:KWP, e.g. MY-METER-1:8.8; repeat for more")],
+    out: Annotated[Path, typer.Option(help="The CSV to write")],
+    params_out: Annotated[Path, typer.Option(help="The methodology parameters to write (JSON)")],
+    year: int = 2025,
+    seed: int = 1,
+) -> None:
+    """Write a year of synthetic 15-minute PV data for Suzhou, and its CIR-PV-DG parameters."""
+    from api.demo_data import pv_year, write_csv
+
+    try:
+        meters = [(name, float(kwp)) for name, _, kwp in (m.rpartition(":") for m in meter)]
+    except ValueError:
+        _fail("give each meter as NAME:KWP, e.g. MY-METER-1:8.8")
+    if any(not name or kwp <= 0 for name, kwp in meters):
+        _fail("give each meter as NAME:KWP with a positive capacity")
+    data, params = pv_year(meters, year, seed)
+    write_csv(data, out)
+    params_out.write_text(json.dumps(params, indent=2))
+    typer.echo(f"{len(data)} readings written to {out}; parameters to {params_out}")
+
+
 @keys_app.command("log")
 def log_key() -> None:
     """Print the log's verifier key string, for auditors to pin."""
