@@ -263,3 +263,10 @@ def test_wetland_buffer_share_goes_to_the_buffer_pool(db: Database) -> None:
     with db.read() as s:
         buffer = credits.account_balances(s, service.get_account(s, service.BUFFER_POOL_ACCOUNT).id)
     assert buffer[0]["active_kg"] == 11_228
+    # A later storm loss: the registrar cancels the lost tonnes from the buffer pool.
+    with db.write() as s:
+        credits.cancel_credits(s, vw.base.registrar, service.BUFFER_POOL_ACCOUNT, 5_000,
+                               credits.OldestFirstSelection(), "2026 storm surge: 5 t of marsh carbon lost")
+    with db.read() as s:
+        buffer = credits.account_balances(s, service.get_account(s, service.BUFFER_POOL_ACCOUNT).id)
+    assert buffer[0]["active_kg"] == 6_228

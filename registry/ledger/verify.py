@@ -245,8 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, VerificationError) as exc:
         print(f"NOT VERIFIED: {exc}", file=sys.stderr)
         return 1
-    print(f"VERIFIED: log entry {bundle['leaf_index']} is in the checkpoint signed by {args[1].split('+')[0]}")
-    print(f"  {entry.get('type')} {entry.get('id')}: {entry.get('quantity_kg')} kg CO2e from {entry.get('from')}")
+    print(f"VERIFIED: the entry is leaf {bundle['leaf_index']} of the log signed by {args[1].split('+')[0]}")
+    moved = f"from {entry['from']} " if entry.get("from") else ""
+    print(f"  {entry.get('type')} {entry.get('id')}: {entry.get('quantity_kg')} kg CO2e {moved}to {entry.get('to')}")
     if entry.get("type") == "retire":
         period = entry.get("claim_period", {})
         print(f"  beneficiary: {entry['beneficiary']['name']} ({entry['beneficiary']['type']})")
