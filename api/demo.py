@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from api.demo_data import EV_HUB_CHARGERS, FACTORY_ROOF_METERS, HOUSEHOLD_METERS, ev_year, pv_year, wetland_inventory
+from api.demo_data import (
+    EV_HUB_CHARGERS,
+    FACTORY_ROOF_METERS,
+    HOUSEHOLD_METERS,
+    ev_year,
+    pv_year,
+    rectangle_parcel,
+    wetland_inventory,
+)
 from registry import credits, service
 from registry.credits import OldestFirstSelection
 from registry.db import Database
@@ -94,8 +102,10 @@ def _projects() -> list[DemoProject]:
         DemoProject("wetland", "wetland", "cqc", service.ProjectDetails(
             "Taizhou Bay coastal salt-marsh restoration", "CIR-WET-SINK", "1.0", "CN-ZJ", "Taizhou Bay, Zhejiang",
             28.62, 121.52, float(strata["area_ha"].sum()), "ha", date(2024, 7, 1), date(2054, 6, 30)),
-            [vservice.AssetSpec(AssetKind.PARCEL, f"TZB-{row.stratum_id}", area_m2=int(row.area_ha * 10_000))
-             for row in strata.itertuples()],
+            [vservice.AssetSpec(AssetKind.PARCEL, f"TZB-{row.stratum_id}", area_m2=int(row.area_ha * 10_000),
+                                # Strata side by side along the bay, 1 km deep.
+                                geometry=rectangle_parcel(121.50 + 0.02 * i, 28.60, row.area_ha * 10, 1_000))
+             for i, row in enumerate(strata.itertuples())],
             inventory, wetland_params, (date(2024, 7, 1), date(2025, 7, 1))),
     ]
 

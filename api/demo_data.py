@@ -12,6 +12,7 @@ so adding a meter or a charger leaves every other one's data unchanged, and ever
 generated with one seed sees the same weather.
 """
 
+import math
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -392,3 +393,14 @@ def write_csv(data: pd.DataFrame, path: str | Path) -> None:
     """The upload format the CLI and HTTP API read: UTF-8 CSV, header, no index, LF line ends
     (the platform's default line end would make the bytes differ between machines)."""
     data.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+
+
+def rectangle_parcel(west_lon: float, south_lat: float, width_m: float, height_m: float) -> dict[str, Any]:
+    """A GeoJSON Polygon of about width × height metres, for demo parcels (equirectangular, fine
+    at parcel scale)."""
+    metres_per_degree_lat = 111_320.0
+    metres_per_degree_lon = metres_per_degree_lat * math.cos(math.radians(south_lat))
+    east = west_lon + width_m / metres_per_degree_lon
+    north = south_lat + height_m / metres_per_degree_lat
+    ring = [[west_lon, south_lat], [east, south_lat], [east, north], [west_lon, north], [west_lon, south_lat]]
+    return {"type": "Polygon", "coordinates": [[[round(x, 7), round(y, 7)] for x, y in ring]]}

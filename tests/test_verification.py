@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from api.demo_data import rectangle_parcel
 from registry import credits, errors, service
 from registry.db import Database
 from registry.ledger.models import LedgerEntry
@@ -249,7 +250,8 @@ def test_wetland_buffer_share_goes_to_the_buffer_pool(db: Database) -> None:
         project = vservice.register_project(s, vw.base.owner, service.ProjectDetails(
             "Qinhu wetland", "CIR-WET-SINK", "1.0", "CN-JS", "Taizhou", capacity=20.0, capacity_unit="ha",
             crediting_period_start=date(2022, 1, 1), crediting_period_end=date(2051, 12, 31)),
-            [vservice.AssetSpec(AssetKind.PARCEL, "TZ-QH-A", area_m2=200_000)])
+            [vservice.AssetSpec(AssetKind.PARCEL, "TZB-A", area_m2=200_000,
+                                geometry=rectangle_parcel(121.50, 28.60, 500, 400))])
         for actor, status in ((vw.base.owner, ProjectStatus.SUBMITTED), (vw.cqc.party, ProjectStatus.UNDER_VALIDATION),
                               (vw.cqc.party, ProjectStatus.REGISTERED)):
             vservice.change_project_status(s, actor, project, status)

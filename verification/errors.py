@@ -25,6 +25,16 @@ class AssetAlreadyRegistered(Conflict):
     code = "asset-already-registered"
 
 
+class ExternalRegistrationTaken(Conflict):
+    code = "external-registration-taken"
+
+
+class CreditedElsewhere(Conflict):
+    """Another programme already credits these reductions (the registrar's imported list)."""
+
+    code = "credited-elsewhere"
+
+
 class OverlappingMonitoringPeriod(Conflict):
     code = "overlapping-monitoring-period"
 

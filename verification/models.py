@@ -73,6 +73,13 @@ class ProjectAsset(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(12), nullable=False))
     identifier: str
     area_m2: int | None = None  # parcels
+    # Parcels: a GeoJSON polygon (WGS 84 lon/lat) and its bounding box, so that overlap checks
+    # only test the parcels whose boxes meet.
+    geometry: str | None = None
+    min_lon: float | None = None
+    min_lat: float | None = None
+    max_lon: float | None = None
+    max_lat: float | None = None
     active: bool = True
 
     __table_args__ = (
@@ -86,6 +93,40 @@ class ProjectAsset(SQLModel, table=True):
             sqlite_where=text("active"),
         ),
     )
+
+
+class ExternalRegistration(SQLModel, table=True):
+    """A registration in another programme (CCER, green electricity certificates, VCS …).
+
+    Declared by a project (`project_id` set), or imported by the registrar as a list of what other
+    programmes already credit (`project_id` empty, `asset_kind` naming what the identifier is).
+    """
+
+    __tablename__ = "external_registration"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scheme: str = Field(sa_column=Column(String(20), nullable=False))
+    identifier: str
+    asset_kind: str | None = Field(default=None, sa_column=Column(String(12)))  # imported: project/meter/…
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    note: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (Index("ix_external_registration_lookup", "scheme", "identifier"),)
+
+
+class ProjectDocument(SQLModel, table=True):
+    """A document filed with a project (design document, permits …), stored by its SHA-256."""
+
+    __tablename__ = "project_document"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    title: str
+    filename: str
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    bytes: int = Field(sa_column=big_int(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class MonitoringReport(SQLModel, table=True):

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import rfc8785
+from shapely.errors import GeometryTypeError
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
@@ -38,8 +41,10 @@ from verification import errors as verrors
 from verification.models import (
     Affiliation,
     AssetKind,
+    ExternalRegistration,
     MonitoringReport,
     ProjectAsset,
+    ProjectDocument,
     ReportStatus,
     VerificationStatement,
     VerifierAccreditation,
@@ -143,6 +148,29 @@ class AssetSpec:
     kind: AssetKind
     identifier: str
     area_m2: int | None = None
+    geometry: dict[str, Any] | None = None  # parcels: a GeoJSON Polygon in lon/lat
+
+
+@dataclass(frozen=True)
+class ExternalSpec:
+    scheme: str
+    identifier: str
+
+
+@dataclass(frozen=True)
+class DocumentSpec:
+    title: str
+    filename: str
+    sha256: str
+    bytes: int
+
+
+# Green electricity certificates may coexist with carbon-inclusion credits when the certificate-
+# claimed energy is deducted; any other programme crediting the same reductions may not.
+GREEN_CERTIFICATE_SCHEME = "GEC"
+# Parcels that share only a boundary do not overlap; this much shared area (in square degrees,
+# about 1 m² at these latitudes) does.
+OVERLAP_TOLERANCE_DEG2 = 1e-10
 
 
 def _check_crediting_period(methodology: Methodology[Any], start: date | None, end: date | None) -> None:
@@ -159,15 +187,92 @@ def _check_crediting_period(methodology: Methodology[Any], start: date | None, e
 
 
 def register_project(
-    session: Session, actor: Party, details: ProjectDetails, assets: list[AssetSpec], owner: Party | None = None
+    session: Session, actor: Party, details: ProjectDetails, assets: list[AssetSpec], owner: Party | None = None,
+    external: list[ExternalSpec] | None = None, documents: list[DocumentSpec] | None = None,
 ) -> Project:
-    """Create a draft project with its assets; each asset must be free of every active project."""
+    """Create a draft project with its assets, its registrations in other programmes and its
+    documents. Each asset must be free of every active project and of every programme the
+    registrar imported; each external registration must be the project's alone."""
     methodology = get_methodology_or_invalid(details.methodology_id, details.methodology_version)
     _check_crediting_period(methodology, details.crediting_period_start, details.crediting_period_end)
     project = create_project(session, actor, details, owner)
     record_event(session, project.public_id, actor, "created", None, project.status)
     add_assets(session, actor, project, assets)
+    _declare_external(session, project, external or [])
+    for document in documents or []:
+        session.add(ProjectDocument(project_id=project.id, title=document.title, filename=document.filename,  # type: ignore[arg-type]
+                                    sha256=document.sha256, bytes=document.bytes))
     return project
+
+
+def _declare_external(session: Session, project: Project, registrations: list[ExternalSpec]) -> None:
+    for registration in registrations:
+        scheme, identifier = registration.scheme.strip().upper(), registration.identifier.strip()
+        if not scheme or not identifier:
+            raise errors.InvalidRequest("an external registration names its scheme and identifier")
+        rows = session.execute(
+            select(ExternalRegistration, col(Project.public_id), col(Project.status))
+            .outerjoin(Project, col(Project.id) == ExternalRegistration.project_id)
+            .where(col(ExternalRegistration.scheme) == scheme, col(ExternalRegistration.identifier) == identifier)
+        ).all()
+        for existing, holder, status in rows:
+            if existing.project_id is not None and status not in INACTIVE_PROJECT_STATUSES:
+                raise verrors.ExternalRegistrationTaken(
+                    f"{scheme} {identifier} is already declared by active project {holder}")
+            if existing.project_id is None and scheme != GREEN_CERTIFICATE_SCHEME:
+                raise verrors.CreditedElsewhere(
+                    f"{scheme} {identifier} already credits these reductions (registrar's imported list"
+                    f"{': ' + existing.note if existing.note else ''}); they cannot be credited twice")
+        session.add(ExternalRegistration(scheme=scheme, identifier=identifier, project_id=project.id))
+
+
+def import_external_registrations(session: Session, registrar: Party,
+                                  entries: list[tuple[str, str, str, str]]) -> int:
+    """The registrar's list of what other programmes credit: (scheme, identifier, what it is, note),
+    where `what` is `project` or an asset kind. Returns how many were new."""
+    require_role(registrar, Role.REGISTRAR)
+    added = 0
+    for scheme, identifier, what, note in entries:
+        if what != "project" and what not in {k.value for k in AssetKind}:
+            raise errors.InvalidRequest(f"{scheme} {identifier}: 'asset_kind' is project, meter, charger or parcel")
+        known = session.execute(select(col(ExternalRegistration.id)).where(
+            col(ExternalRegistration.scheme) == scheme.upper(), col(ExternalRegistration.identifier) == identifier,
+            col(ExternalRegistration.project_id).is_(None))).first()
+        if known is None:
+            session.add(ExternalRegistration(scheme=scheme.upper(), identifier=identifier, asset_kind=what, note=note))
+            added += 1
+    record_event(session, "external-registrations", registrar, "imported", note=f"{added} new of {len(entries)}")
+    return added
+
+
+def _parcel_shape(asset: AssetSpec) -> BaseGeometry:
+    if asset.geometry is None:
+        raise errors.InvalidRequest(f"parcel {asset.identifier} needs its boundary (a GeoJSON Polygon)")
+    try:
+        polygon = shape(asset.geometry)
+    except (GeometryTypeError, ValueError, KeyError, TypeError) as exc:
+        raise errors.InvalidRequest(f"parcel {asset.identifier}: not a GeoJSON geometry ({exc})") from exc
+    if polygon.geom_type not in ("Polygon", "MultiPolygon") or not polygon.is_valid or polygon.area == 0:
+        raise errors.InvalidRequest(f"parcel {asset.identifier}: the boundary must be a valid, non-empty polygon")
+    min_lon, min_lat, max_lon, max_lat = polygon.bounds
+    if not (max(abs(min_lon), abs(max_lon)) <= 180 and max(abs(min_lat), abs(max_lat)) <= 90):
+        raise errors.InvalidRequest(f"parcel {asset.identifier}: coordinates are lon/lat in degrees (WGS 84)")
+    return polygon
+
+
+def _check_parcel_overlap(session: Session, identifier: str, polygon: BaseGeometry) -> None:
+    min_lon, min_lat, max_lon, max_lat = polygon.bounds
+    candidates = session.execute(
+        select(col(ProjectAsset.identifier), col(ProjectAsset.geometry), col(Project.public_id))
+        .join(Project, col(Project.id) == ProjectAsset.project_id)
+        .where(col(ProjectAsset.kind) == AssetKind.PARCEL.value, col(ProjectAsset.active),
+               col(ProjectAsset.min_lon) <= max_lon, col(ProjectAsset.max_lon) >= min_lon,
+               col(ProjectAsset.min_lat) <= max_lat, col(ProjectAsset.max_lat) >= min_lat)
+    ).all()
+    for other, geometry, holder in candidates:
+        if polygon.intersection(shape(json.loads(geometry))).area > OVERLAP_TOLERANCE_DEG2:
+            raise verrors.AssetAlreadyRegistered(
+                f"parcel {identifier} overlaps parcel {other} of active project {holder}")
 
 
 def get_methodology_or_invalid(methodology_id: str, version: str) -> Methodology[Any]:
@@ -183,13 +288,32 @@ def add_assets(session: Session, actor: Party, project: Project, assets: list[As
     if project.status not in (ProjectStatus.DRAFT, ProjectStatus.CHANGES_REQUESTED):
         raise errors.InvalidProjectTransition(f"assets are added while a project is a draft, not {project.status}")
     seen: set[tuple[str, str]] = set()
+    shapes_added: list[BaseGeometry] = []
     for asset in assets:
         identifier = asset.identifier.strip()
         if not identifier or (asset.kind, identifier) in seen:
             raise errors.InvalidRequest(f"asset identifiers must be non-empty and listed once ({identifier!r})")
         seen.add((asset.kind, identifier))
-        if asset.kind == AssetKind.PARCEL and not asset.area_m2:
-            raise errors.InvalidRequest(f"parcel {identifier} needs its area_m2")
+        geometry: dict[str, Any] = {}
+        if asset.kind == AssetKind.PARCEL:
+            if not asset.area_m2:
+                raise errors.InvalidRequest(f"parcel {identifier} needs its area_m2")
+            polygon = _parcel_shape(asset)
+            _check_parcel_overlap(session, identifier, polygon)
+            for other in shapes_added:
+                if polygon.intersection(other).area > OVERLAP_TOLERANCE_DEG2:
+                    raise errors.InvalidRequest(f"parcel {identifier} overlaps another parcel of this request")
+            shapes_added.append(polygon)
+            min_lon, min_lat, max_lon, max_lat = polygon.bounds
+            geometry = {"geometry": json.dumps(mapping(polygon)), "min_lon": min_lon, "min_lat": min_lat,
+                        "max_lon": max_lon, "max_lat": max_lat}
+        imported = session.execute(select(col(ExternalRegistration.scheme), col(ExternalRegistration.note)).where(
+            col(ExternalRegistration.project_id).is_(None), col(ExternalRegistration.asset_kind) == asset.kind.value,
+            col(ExternalRegistration.identifier) == identifier)).first()
+        if imported is not None:
+            raise verrors.CreditedElsewhere(
+                f"{asset.kind.value} {identifier} is credited under {imported.scheme} (registrar's imported list"
+                f"{': ' + imported.note if imported.note else ''})")
         holder = session.execute(
             select(col(Project.public_id), col(Project.name))
             .join(ProjectAsset, col(ProjectAsset.project_id) == Project.id)
@@ -201,7 +325,7 @@ def add_assets(session: Session, actor: Party, project: Project, assets: list[As
                 f"{asset.kind.value} {identifier} is already in active project {holder.public_id} ({holder.name})")
         # The partial unique index refuses a racing duplicate even if this check passed.
         session.add(ProjectAsset(project_id=project.id, kind=asset.kind.value, identifier=identifier,  # type: ignore[arg-type]
-                                 area_m2=asset.area_m2))
+                                 area_m2=asset.area_m2, **geometry))
     session.flush()
     if assets:
         record_event(session, project.public_id, actor, "assets added", note=", ".join(f"{k} {i}" for k, i in seen))
@@ -245,6 +369,28 @@ def _quantify(project: Project, data_path: Path, data_filename: str, params: dic
     return result, parsed
 
 
+def _require_green_certificate_claims(session: Session, project: Project, params: dict[str, Any],
+                                     parsed: dict[str, Any]) -> None:
+    """A project that holds green electricity certificates states, for every vintage, the energy
+    they claim (0 if none): that energy is deducted, never credited twice."""
+    certificates = session.execute(select(col(ExternalRegistration.identifier)).where(
+        col(ExternalRegistration.project_id) == project.id,
+        col(ExternalRegistration.scheme) == GREEN_CERTIFICATE_SCHEME)).scalars().all()
+    if not certificates:
+        return
+    methodology = get_methodology_or_invalid(project.methodology_id, project.methodology_version)
+    if "green_certificate_kwh_by_year" not in methodology.params_model.model_fields:
+        raise verrors.MonitoringDataInvalid(
+            f"the project holds green electricity certificates ({', '.join(certificates)}) but "
+            f"{methodology.id} cannot deduct them")
+    claimed = params.get("green_certificate_kwh_by_year") or {}
+    missing = [str(v["vintage_year"]) for v in parsed["vintages"] if str(v["vintage_year"]) not in claimed]
+    if missing:
+        raise verrors.MonitoringDataInvalid(
+            f"the project holds green electricity certificates ({', '.join(certificates)}): state the "
+            f"certificate-claimed kWh for {', '.join(missing)} in green_certificate_kwh_by_year (0 if none)")
+
+
 def _check_period(session: Session, project: Project, period_start: date, period_end: date,
                   report_id: int | None = None) -> None:
     if period_end < period_start:
@@ -280,6 +426,7 @@ def create_report(
     require_holder(owner, account)
     _check_period(session, project, period_start, period_end)
     result, parsed = _quantify(project, data_path, data_filename, params, period_start, period_end, max_bytes)
+    _require_green_certificate_claims(session, project, params, parsed)
     report = MonitoringReport(
         public_id=new_public_id("rpt"), project_id=project.id, period_start=period_start,  # type: ignore[arg-type]
         period_end=period_end, status=ReportStatus.DRAFT.value, data_sha256=data_sha256,
@@ -345,6 +492,7 @@ def replace_report_data(
         raise errors.NotAccountHolder(f"report {report.public_id} is not yours")
     result, parsed = _quantify(project, data_path, data_filename, params, report.period_start, report.period_end,
                                max_bytes)
+    _require_green_certificate_claims(session, project, params, parsed)
     _transition(session, report, {ReportStatus.DRAFT, ReportStatus.CHANGES_REQUESTED}, ReportStatus.DRAFT, owner,
                 "replaced data", f"{data_filename} ({data_sha256[:12]}…)", revision=report.revision + 1,
                 data_sha256=data_sha256, data_filename=data_filename, data_bytes=data_path.stat().st_size,
