@@ -272,3 +272,69 @@ def test_wetland_buffer_share_goes_to_the_buffer_pool(db: Database) -> None:
     with db.read() as s:
         buffer = credits.account_balances(s, service.get_account(s, service.BUFFER_POOL_ACCOUNT).id)
     assert buffer[0]["active_kg"] == 6_228
+
+
+def test_external_registrations_and_imported_lists_block_double_crediting(db: Database) -> None:
+    vw = make_verification_world(db)
+    with db.write() as s:
+        added = vservice.import_external_registrations(s, vw.base.registrar, [
+            ("CCER", "CCER-2017-0421", "project", "Suzhou rooftop PV bundle, CCER 2017"),
+            ("GEC", "GEC-METER-88", "meter", "green-certificate metering point"),
+            ("CCER", "CCER-2017-0421", "project", "listed twice: kept once"),
+        ])
+    assert added == 2
+    details = service.ProjectDetails("Declares CCER", "CIR-PV-DG", "1.0", "CN-JS", "Suzhou",
+                                     crediting_period_start=date(2024, 1, 1), crediting_period_end=date(2033, 1, 1))
+    with pytest.raises(verrors.CreditedElsewhere, match="CCER-2017-0421"), db.write() as s:
+        vservice.register_project(s, vw.base.owner, details, [], external=[vservice.ExternalSpec("ccer",
+                                                                                                 "CCER-2017-0421")])
+    with pytest.raises(verrors.CreditedElsewhere, match="GEC"), db.write() as s:
+        vservice.register_project(s, vw.base.owner, details, [vservice.AssetSpec(AssetKind.METER, "GEC-METER-88")])
+    with db.write() as s:
+        first = vservice.register_project(s, vw.base.owner, details, [],
+                                          external=[vservice.ExternalSpec("VCS", "VCS-1234")])
+    with pytest.raises(verrors.ExternalRegistrationTaken, match=first.public_id), db.write() as s:
+        vservice.register_project(s, vw.base.owner, details, [], external=[vservice.ExternalSpec("VCS", "VCS-1234")])
+    with pytest.raises(errors.RoleRequired), db.write() as s:
+        vservice.import_external_registrations(s, vw.base.owner, [("CCER", "X", "project", "")])
+
+
+def test_green_certificate_energy_must_be_stated_and_is_deducted(db: Database) -> None:
+    vw = make_verification_world(db)
+    with db.write() as s:
+        project = vservice.register_project(s, vw.base.owner, service.ProjectDetails(
+            "Rooftop with green certificates", "CIR-PV-DG", "1.0", "CN-JS", "Suzhou",
+            crediting_period_start=date(2023, 1, 1), crediting_period_end=date(2032, 12, 31)),
+            [vservice.AssetSpec(AssetKind.METER, "SH-2")], external=[vservice.ExternalSpec("GEC", "GEC-ACCT-7")])
+        for actor, status in ((vw.base.owner, ProjectStatus.SUBMITTED), (vw.cqc.party, ProjectStatus.UNDER_VALIDATION),
+                              (vw.cqc.party, ProjectStatus.REGISTERED)):
+            vservice.change_project_status(s, actor, project, status)
+        gec_project = project.public_id
+    with pytest.raises(verrors.MonitoringDataInvalid, match="green_certificate_kwh_by_year"):
+        upload_report(db, vw, project=gec_project)
+    claimed = {**PV_PARAMS, "green_certificate_kwh_by_year": {"2023": "100000"}}
+    report_id = upload_report(db, vw, project=gec_project, params=claimed)
+    assert report(db, report_id).net_reduction_kg == 462_000 - 42_000  # 100 MWh × 0.42 kg/kWh deducted
+
+
+def test_parcels_may_not_overlap_another_active_projects_parcels(db: Database) -> None:
+    vw = make_verification_world(db)
+    details = service.ProjectDetails("Wetland A", "CIR-WET-SINK", "1.0", "CN-ZJ", "Taizhou Bay",
+                                     crediting_period_start=date(2024, 7, 1), crediting_period_end=date(2054, 6, 30))
+    with db.write() as s:
+        first = vservice.register_project(s, vw.base.owner, details, [vservice.AssetSpec(
+            AssetKind.PARCEL, "TZB-1", area_m2=1_000_000, geometry=rectangle_parcel(121.50, 28.60, 1_000, 1_000))])
+    overlapping = rectangle_parcel(121.505, 28.605, 1_000, 1_000)
+    collision = f"overlaps parcel TZB-1 of active project {first.public_id}"
+    with pytest.raises(verrors.AssetAlreadyRegistered, match=collision), db.write() as s:
+        vservice.register_project(s, vw.base.owner, details, [vservice.AssetSpec(
+            AssetKind.PARCEL, "TZB-2", area_m2=1_000_000, geometry=overlapping)])
+    east_edge = rectangle_parcel(121.50, 28.60, 1_000, 1_000)["coordinates"][0][1][0]
+    with db.write() as s:  # sharing an edge is not overlapping
+        vservice.register_project(s, vw.base.owner, details, [vservice.AssetSpec(
+            AssetKind.PARCEL, "TZB-3", area_m2=1_000_000, geometry=rectangle_parcel(east_edge, 28.60, 1_000, 1_000))])
+    for bad in ({"type": "Point", "coordinates": [121.5, 28.6]}, {"type": "Polygon", "coordinates": "x"}, None,
+                {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]}):
+        with pytest.raises(errors.InvalidRequest), db.write() as s:
+            vservice.register_project(s, vw.base.owner, details, [vservice.AssetSpec(
+                AssetKind.PARCEL, "TZB-9", area_m2=10, geometry=bad)])

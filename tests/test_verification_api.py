@@ -180,3 +180,29 @@ def test_statement_failures_over_http(setup: Any, db: Database) -> None:
     assert client.get(f"/api/v1/reports/{rid}", headers=auth(world.owner_key)).json()["status"] == "under_verification"
     balances = client.get(f"/api/v1/accounts/{world.owner_account}/balances", headers=auth(world.owner_key)).json()
     assert balances == []
+
+
+def test_imported_lists_and_project_documents_over_http(setup: Any) -> None:
+    client, world, _, _ = setup
+    imported = client.post("/api/v1/external-registrations", headers=auth(world.registrar_key), json=[
+        {"scheme": "CCER", "identifier": "METER-IN-CCER", "asset_kind": "meter", "note": "CCER 2017-0421"}])
+    assert imported.status_code == 201 and imported.json() == {"received": 1, "added": 1}
+    refused = client.post("/api/v1/external-registrations", headers=auth(world.owner_key), json=[])
+    assert refused.status_code == 403
+    r = client.post("/api/v1/projects", headers=auth(world.owner_key),
+                    json={**PROJECT, "assets": [{"kind": "meter", "identifier": "METER-IN-CCER"}]})
+    assert r.status_code == 409 and r.json()["type"] == "urn:cir:problem:credited-elsewhere"
+    assert "CCER 2017-0421" in r.json()["detail"]
+    design = b"%PDF-1.7 project design document (stand-in bytes for the test)"
+    sha = upload(client, world, design).json()["sha256"]
+    body = {**PROJECT, "documents": [{"title": "Project design document", "filename": "pdd.pdf", "sha256": sha}],
+            "external_registrations": [{"scheme": "GEC", "identifier": "GEC-ACCT-9"}]}
+    project = client.post("/api/v1/projects", headers=auth(world.owner_key), json=body)
+    assert project.status_code == 201, project.text
+    listed = client.get(f"/api/v1/projects/{project.json()['id']}/documents").json()
+    assert listed[0]["title"] == "Project design document" and listed[0]["bytes"] == len(design)
+    assert client.get(listed[0]["url"]).content == design
+    assert client.get(f"/api/v1/projects/{project.json()['id']}/documents/{'0' * 64}").status_code == 404
+    missing = {**PROJECT, "name": "x", "assets": [], "documents": [{"title": "t", "filename": "a.pdf",
+                                                                    "sha256": "e" * 64}]}
+    assert client.post("/api/v1/projects", headers=auth(world.owner_key), json=missing).status_code == 404

@@ -9,7 +9,13 @@ from sqlmodel import Session, col
 
 from registry.models import Party, Project
 from verification import schemas
-from verification.models import MonitoringReport, ProjectAsset, VerifierAccreditation, WorkflowEvent
+from verification.models import (
+    MonitoringReport,
+    ProjectAsset,
+    ProjectDocument,
+    VerifierAccreditation,
+    WorkflowEvent,
+)
 
 
 def report_out(session: Session, report: MonitoringReport) -> schemas.ReportOut:
@@ -46,6 +52,13 @@ def project_assets(session: Session, project: Project) -> list[schemas.AssetOut]
     rows = session.execute(select(ProjectAsset).where(col(ProjectAsset.project_id) == project.id)
                            .order_by(col(ProjectAsset.id))).scalars().all()
     return [schemas.AssetOut(kind=a.kind, identifier=a.identifier, area_m2=a.area_m2, active=a.active) for a in rows]
+
+
+def project_documents(session: Session, project: Project) -> list[schemas.DocumentOut]:
+    rows = session.execute(select(ProjectDocument).where(col(ProjectDocument.project_id) == project.id)
+                           .order_by(col(ProjectDocument.id))).scalars().all()
+    return [schemas.DocumentOut(title=d.title, filename=d.filename, sha256=d.sha256, bytes=d.bytes,
+                                url=f"/api/v1/projects/{project.public_id}/documents/{d.sha256}") for d in rows]
 
 
 def trail(session: Session, subjects: list[str], with_notes: bool) -> list[schemas.EventOut]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -50,10 +50,49 @@ class AssetIn(Strict):
     kind: AssetKind
     identifier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     area_m2: int | None = Field(None, gt=0, description="Parcels only")
+    geometry: dict[str, Any] | None = Field(
+        None, description="Parcels only: the boundary, a GeoJSON Polygon in WGS 84 lon/lat; it may not overlap "
+                          "any parcel of another active project")
+
+
+class ExternalRegistrationIn(Strict):
+    scheme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] = Field(
+        description="CCER, GEC (green electricity certificates), VCS, GS, I-REC …")
+    identifier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class DocumentIn(Strict):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    filename: Annotated[str, StringConstraints(pattern=r"^[^/\\]{1,200}$")]
+    sha256: Sha256 = Field(description="From PUT /api/v1/uploads")
 
 
 class ProjectRegistration(ProjectCreate):
     assets: list[AssetIn] = Field(default_factory=list, description="Meters, chargers or land parcels")
+    external_registrations: list[ExternalRegistrationIn] = Field(
+        default_factory=list, description="Registrations the project already has in other programmes")
+    documents: list[DocumentIn] = Field(default_factory=list, description="Uploaded documents to file with it")
+
+
+class ImportedRegistration(Strict):
+    scheme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    identifier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    asset_kind: Literal["project", "meter", "charger", "parcel"] = Field(
+        description="What the identifier names in that programme")
+    note: str = Field("", max_length=500)
+
+
+class ImportOut(BaseModel):
+    received: int
+    added: int
+
+
+class DocumentOut(BaseModel):
+    title: str
+    filename: str
+    sha256: str
+    bytes: int
+    url: str
 
 
 class AssetOut(BaseModel):

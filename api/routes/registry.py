@@ -109,11 +109,18 @@ def blocks(
              description="Each meter, charger or parcel must be free of every active project, in every region; "
                          "a refusal names the project that holds it.")
 def create_project(body: ProjectRegistration, db: DB, caller: Caller, request: Request) -> Response:
+    blobs = request.app.state.blobs
+    documents = [vservice.DocumentSpec(d.title, d.filename, d.sha256, blobs.path(d.sha256).stat().st_size)
+                 for d in body.documents]
+
     def command(s):  # type: ignore[no-untyped-def]
         owner = service.get_party(s, body.owner) if body.owner else None
-        details = service.ProjectDetails(**body.model_dump(exclude={"owner", "assets"}))
-        assets = [vservice.AssetSpec(a.kind, a.identifier, a.area_m2) for a in body.assets]
-        return queries.project_out(s, vservice.register_project(s, caller, details, assets, owner))
+        details = service.ProjectDetails(
+            **body.model_dump(exclude={"owner", "assets", "external_registrations", "documents"}))
+        assets = [vservice.AssetSpec(a.kind, a.identifier, a.area_m2, a.geometry) for a in body.assets]
+        external = [vservice.ExternalSpec(e.scheme, e.identifier) for e in body.external_registrations]
+        project = vservice.register_project(s, caller, details, assets, owner, external, documents)
+        return queries.project_out(s, project)
     return run_command(db, request, caller, body, command)
 
 

@@ -11,6 +11,7 @@ from registry import service
 from verification import queries, schemas
 from verification import service as vservice
 from verification.blobs import BlobStore
+from verification.errors import UnknownBlob
 
 router = APIRouter(prefix="/api/v1")
 
@@ -66,12 +67,41 @@ def assets(project_id: str, db: DB) -> list[schemas.AssetOut]:
         return queries.project_assets(s, service.get_project(s, project_id))
 
 
+@router.post("/external-registrations", status_code=201, response_model=schemas.ImportOut, tags=["verifiers"],
+             summary="Import what other programmes already credit (registrar): CCER project ids, GEC meters …",
+             description="A project that lists such an asset, or declares such a registration (other than green "
+                         "electricity certificates, whose claimed energy is deducted instead), is refused.")
+def import_external(body: list[schemas.ImportedRegistration], db: DB, caller: Caller) -> schemas.ImportOut:
+    with db.write() as s:
+        added = vservice.import_external_registrations(
+            s, caller, [(e.scheme, e.identifier, e.asset_kind, e.note) for e in body])
+    return schemas.ImportOut(received=len(body), added=added)
+
+
+@router.get("/projects/{project_id}/documents", response_model=list[schemas.DocumentOut], tags=["projects"],
+            summary="Documents filed with a project (public)")
+def documents(project_id: str, db: DB) -> list[schemas.DocumentOut]:
+    with db.read() as s:
+        return queries.project_documents(s, service.get_project(s, project_id))
+
+
+@router.get("/projects/{project_id}/documents/{sha256}", tags=["projects"], response_class=FileResponse,
+            summary="Download a project document; its SHA-256 is its name, so it is what was filed")
+def document(project_id: str, sha256: str, db: DB, request: Request) -> FileResponse:
+    with db.read() as s:
+        filed = {d.sha256: d for d in queries.project_documents(s, service.get_project(s, project_id))}
+    if sha256 not in filed:
+        raise UnknownBlob(f"project {project_id} has no document {sha256}")
+    return FileResponse(_blobs(request).path(sha256), filename=filed[sha256].filename)
+
+
 @router.post("/projects/{project_id}/assets", status_code=201, response_model=list[schemas.AssetOut],
              tags=["projects"], summary="Add assets to a draft project (owner)")
 def add_assets(project_id: str, body: list[schemas.AssetIn], db: DB, caller: Caller) -> list[schemas.AssetOut]:
     with db.write() as s:
         project = service.get_project(s, project_id)
-        vservice.add_assets(s, caller, project, [vservice.AssetSpec(a.kind, a.identifier, a.area_m2) for a in body])
+        vservice.add_assets(s, caller, project,
+                            [vservice.AssetSpec(a.kind, a.identifier, a.area_m2, a.geometry) for a in body])
         return queries.project_assets(s, project)
 
 
