@@ -179,8 +179,10 @@ def _check_crediting_period(methodology: Methodology[Any], start: date | None, e
     if end <= start:
         raise verrors.CreditingPeriodInvalid("the crediting period ends before it starts")
     years = methodology.max_crediting_years
-    limit = start.replace(year=start.year + years) if not (start.month == 2 and start.day == 29) \
-        else start.replace(year=start.year + years, day=28)
+    try:
+        limit = start.replace(year=start.year + years)
+    except ValueError:  # 29 February, and the year `years` on is not a leap year
+        limit = start.replace(year=start.year + years, day=28)
     if end >= limit:
         raise verrors.CreditingPeriodInvalid(
             f"{methodology.id} credits at most {years} years: the period must end before {limit}")
