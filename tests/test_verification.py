@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -226,6 +227,12 @@ def test_crediting_periods_follow_the_methodology(db: Database) -> None:
                                      crediting_period_start=date(2022, 1, 1), crediting_period_end=date(2051, 12, 31))
     with db.write() as s:
         assert vservice.register_project(s, vw.base.owner, wetland, []).status == "draft"
+    leap = service.ProjectDetails("Leap-day PV", "CIR-PV-DG", "1.0", "CN-JS", "Suzhou",
+                                  crediting_period_start=date(2024, 2, 29), crediting_period_end=date(2034, 2, 28))
+    with pytest.raises(verrors.CreditingPeriodInvalid, match="before 2034-02-28"), db.write() as s:
+        vservice.register_project(s, vw.base.owner, leap, [])
+    with db.write() as s:
+        vservice.register_project(s, vw.base.owner, replace(leap, crediting_period_end=date(2034, 2, 27)), [])
     unknown = service.ProjectDetails("?", "CIR-NOPE", "1.0", "CN-JS", "Suzhou",
                                      crediting_period_start=date(2023, 1, 1), crediting_period_end=date(2024, 1, 1))
     with pytest.raises(errors.InvalidRequest, match="no methodology"), db.write() as s:
