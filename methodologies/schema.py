@@ -70,7 +70,9 @@ class InputSchema:
                     raise InputDataError("missing required column", column=spec.name)
                 continue
             columns[spec.name] = _normalise_column(data[spec.name].reset_index(drop=True), spec)
-        return pd.DataFrame(columns)
+        # concat keeps each column as its own block; DataFrame(dict) would copy same-typed columns
+        # into one consolidated block (0.4 s on 35 M rows).
+        return pd.concat(list(columns.values()), axis=1)
 
 
 def _normalise_column(series: pd.Series, spec: ColumnSpec) -> pd.Series:
@@ -177,7 +179,9 @@ def _to_text(series: pd.Series, spec: ColumnSpec) -> pd.Series:
         # Unused categories (e.g. from a Parquet dictionary) must not reach the fingerprint;
         # counting codes is much cheaper than pandas' remove_unused_categories on 35 M rows.
         codes = series.cat.codes.to_numpy()
-        if not np.bincount(codes[codes >= 0], minlength=len(series.cat.categories)).all():
+        used = np.zeros(len(series.cat.categories) + 1, dtype=bool)
+        used[codes] = True  # a missing value's code −1 lands in the extra last slot
+        if not used[:-1].all():
             series = series.cat.remove_unused_categories()
         if all(isinstance(value, str) for value in series.cat.categories):
             return series
