@@ -8,16 +8,15 @@ leaves the verifier's machine.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.client import RegistryAPIError, RegistryClient
-from verification.statements import load_private_key, sign_statement
+from registry.ledger.signing import write_private_key
+from verification.statements import load_private_key, public_key_pem, sign_statement
 
 Url = Annotated[str, typer.Option("--url", envvar="CIR_URL", help="The registry's base URL")]
 ApiKey = Annotated[str, typer.Option("--api-key", envvar="CIR_API_KEY", help="Your API key (cir_…)")]
@@ -152,12 +151,8 @@ def keygen(out: Annotated[Path, typer.Option(help="Where to write the private ke
         typer.echo(f"{out} exists; not overwriting a key", err=True)
         raise typer.Exit(1)
     key = Ed25519PrivateKey.generate()
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    typer.echo(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo).decode(), nl=False)
+    write_private_key(out, key)
+    typer.echo(public_key_pem(key), nl=False)
 
 
 @verifier_app.command("take")

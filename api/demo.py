@@ -11,14 +11,12 @@ emissions, the figure of the certified example factory in our sources.
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
@@ -35,12 +33,12 @@ from registry import credits, service
 from registry.credits import OldestFirstSelection
 from registry.db import Database
 from registry.ledger.log import sequence_all
-from registry.ledger.signing import LogSigner
+from registry.ledger.signing import LogSigner, write_private_key
 from registry.models import Party, PartyKind, ProjectStatus, Role
 from verification import service as vservice
 from verification.blobs import BlobStore
 from verification.models import AssetKind
-from verification.statements import sign_statement
+from verification.statements import public_key_pem, sign_statement
 
 FACTORY_EMISSIONS_KG = 1_823_890
 SEED = 7
@@ -110,15 +108,6 @@ def _projects() -> list[DemoProject]:
     ]
 
 
-def _write_key(path: Path, key: Ed25519PrivateKey) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-
-
 def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) -> DemoResult:
     verifier_keys = {"cqc": Ed25519PrivateKey.generate(), "sgs": Ed25519PrivateKey.generate()}
     with db.write() as s:
@@ -141,14 +130,13 @@ def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) 
         registrar = parties["registrar"]
         scopes = {"cqc": (["*"], ["CN-JS", "CN-ZJ"]), "sgs": (["CIR-PV-DG"], ["CN-JS"])}
         for name, (methodologies, regions) in scopes.items():
-            public_pem = verifier_keys[name].public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-            vservice.accredit_verifier(s, registrar, parties[name].public_id, public_pem, methodologies, regions,
+            vservice.accredit_verifier(s, registrar, parties[name].public_id, public_key_pem(verifier_keys[name]),
+                                       methodologies, regions,
                                        date(2024, 1, 1), date(2028, 12, 31))
     key_files = {}
     for name, key in verifier_keys.items():
         key_files[name] = str(var_dir / f"demo-verifier-{name}.pem")
-        _write_key(Path(key_files[name]), key)
+        write_private_key(Path(key_files[name]), key, replace=True)  # a re-run demo replaces its keys
 
     projects: dict[str, str] = {}
     reports: dict[str, str] = {}

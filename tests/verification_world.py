@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry import service
@@ -18,7 +17,7 @@ from registry.models import Party, PartyKind, ProjectStatus, Role
 from tests.world import World, make_world
 from verification import service as vservice
 from verification.models import AssetKind, MonitoringReport
-from verification.statements import sign_statement
+from verification.statements import public_key_pem, sign_statement
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "methodologies" / "examples"
 PV_DATA = EXAMPLES / "CIR-PV-DG" / "data.csv"  # 1 MW × 1,100 h at a pinned 0.42 kg/kWh = 462,000 kg
@@ -45,17 +44,12 @@ class VerificationWorld:
     project: str
 
 
-def public_pem(key: Ed25519PrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
 def accredit(db: Database, world: World, name: str, methodologies: list[str], regions: list[str],
              valid_from: date = date(2020, 1, 1), valid_until: date = date(2035, 12, 31)) -> Verifier:
     key = Ed25519PrivateKey.generate()
     with db.write() as s:
         party = service.create_party(s, name, PartyKind.ORGANISATION, [Role.VERIFIER])
-        accreditation = vservice.accredit_verifier(s, world.registrar, party.public_id, public_pem(key),
+        accreditation = vservice.accredit_verifier(s, world.registrar, party.public_id, public_key_pem(key),
                                                    methodologies, regions, valid_from, valid_until)
         return Verifier(party, key, accreditation.public_id)
 

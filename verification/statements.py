@@ -49,6 +49,12 @@ def load_public_key(pem: str) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+def public_key_pem(private_key: Ed25519PrivateKey) -> str:
+    """The public half as PEM (SubjectPublicKeyInfo): what a verifier gives the registrar."""
+    return private_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, Ed25519PrivateKey):

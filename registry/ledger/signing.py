@@ -45,6 +45,16 @@ class LogSigner:
         return f"LogSigner({self.verifier_key})"
 
 
+def write_private_key(path: Path, key: Ed25519PrivateKey, replace: bool = False) -> None:
+    """Write a key as PKCS#8 PEM readable by its owner only; refuse to overwrite unless told to."""
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL), 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+
+
 def load_or_create_signer(name: str, key_file: Path) -> LogSigner:
     """Load the PKCS#8 PEM key, generating it (mode 0600) on first start."""
     if key_file.exists():
@@ -53,11 +63,5 @@ def load_or_create_signer(name: str, key_file: Path) -> LogSigner:
             raise ValueError(f"{key_file} does not hold an Ed25519 private key")
         return LogSigner(name, private_key)
     private_key = Ed25519PrivateKey.generate()
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
+    write_private_key(key_file, private_key)
     return LogSigner(name, private_key)
