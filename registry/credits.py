@@ -92,7 +92,7 @@ def _oldest_first_statement(statuses: tuple[str, ...], by_project: bool, by_vint
 
 _SERIAL_RANGE_STATEMENT = (
     _BLOCK_SELECT.where(
-        BLOCKS.c.issuance_id == bindparam("issuance_id"),
+        ISSUANCES.c.public_id == bindparam("issuance"),
         BLOCKS.c.first_unit <= bindparam("last"),
         BLOCKS.c.last_unit >= bindparam("first"),
     )
@@ -293,15 +293,14 @@ def _select_serial_range(
 ) -> list[_Take]:
     if not 1 <= selection.first_unit <= selection.last_unit:
         raise errors.InvalidSerialRange("a serial range runs from first_unit >= 1 to last_unit >= first_unit")
-    issuance_id = session.execute(
-        select(col(Issuance.id)).where(col(Issuance.public_id) == selection.issuance_public_id)
-    ).scalar_one_or_none()
-    if issuance_id is None:
-        raise errors.UnknownIssuance(f"no issuance {selection.issuance_public_id}")
     rows = session.connection().execute(
         _SERIAL_RANGE_STATEMENT,
-        {"issuance_id": issuance_id, "first": selection.first_unit, "last": selection.last_unit},
+        {"issuance": selection.issuance_public_id, "first": selection.first_unit, "last": selection.last_unit},
     ).all()
+    if not rows and session.execute(
+        select(col(Issuance.id)).where(col(Issuance.public_id) == selection.issuance_public_id)
+    ).first() is None:
+        raise errors.UnknownIssuance(f"no issuance {selection.issuance_public_id}")
     expected_next = selection.first_unit
     takes = []
     for row in rows:
