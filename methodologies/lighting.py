@@ -106,14 +106,7 @@ def _quantify(canonical: CanonicalInput, params: LightingParams, context: Quanti
     periods = VintagePeriods({})
     for chunk in series.chunks():
         energy_wh = chunk.values("energy_kwh")
-        duplicate = chunk.duplicate
-        findings.add(
-            "DUPLICATE_TIMESTAMP",
-            Severity.REJECT,
-            int(duplicate.sum()),
-            "several readings for one circuit and interval: the report cannot say which is true",
-            chunk.describe_rows(duplicate),
-        )
+        chunk.reject_duplicates(findings, "circuit")
         missing = energy_wh == MISSING
         negative = ~missing & (energy_wh < 0)
         findings.add(

@@ -15,6 +15,7 @@ import numpy as np
 
 from methodologies.canonical import CHUNK_ROWS, CanonicalInput, EncodedColumn
 from methodologies.errors import InputDataError, ParameterError
+from methodologies.quantification import FindingCollector, Severity
 
 SUPPORTED_INTERVALS_S = (900, 3600)
 # Alignment grid: every real UTC offset is a whole number of quarter hours.
@@ -85,6 +86,17 @@ class IntervalChunk:
         flags[1:] |= repeat
         flags[:-1] |= repeat
         return flags
+
+    def reject_duplicates(self, findings: FindingCollector, device: str) -> None:
+        """Two readings for one device and interval: the report cannot say which is true."""
+        duplicate = self.duplicate
+        findings.add(
+            "DUPLICATE_TIMESTAMP",
+            Severity.REJECT,
+            int(duplicate.sum()),
+            f"several readings for one {device} and interval: the report cannot say which is true",
+            self.describe_rows(duplicate),
+        )
 
     def describe_row(self, position: int) -> str:
         meter = self.series.meter_ids[int(self.meter_codes[position])]

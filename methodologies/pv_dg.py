@@ -146,14 +146,7 @@ def _quantify(canonical: CanonicalInput, params: PvParams, context: QuantifyCont
     for chunk in series.chunks():
         energy_wh = chunk.values("energy_kwh")
         import_wh = chunk.values("import_kwh") if has_imports else np.zeros_like(energy_wh)
-        duplicate = chunk.duplicate
-        findings.add(
-            "DUPLICATE_TIMESTAMP",
-            Severity.REJECT,
-            int(duplicate.sum()),
-            "several readings for one meter and interval: the report cannot say which is true",
-            chunk.describe_rows(duplicate),
-        )
+        chunk.reject_duplicates(findings, "meter")
         missing = energy_wh == MISSING
         negative = ~missing & (energy_wh < 0)
         negative_import = import_wh < 0
