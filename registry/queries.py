@@ -11,9 +11,9 @@ from sqlmodel import Session, col
 
 from registry import errors, schemas
 from registry.ledger.models import LedgerEntry
-from registry.models import Account, CreditBlock, Issuance, Party, Project, Retirement, Role
+from registry.models import Account, CreditBlock, Issuance, Party, Project, Retirement
 from registry.serials import serial_number
-from registry.service import get_account, readable_accounts_query
+from registry.service import get_account, readable_accounts_query, sees_every_account
 
 MAX_PAGE = 500
 
@@ -61,7 +61,7 @@ def account_out(session: Session, account: Account) -> schemas.AccountOut:
 
 def readable_account(session: Session, actor: Party, public_id: str) -> Account:
     account = get_account(session, public_id)
-    if account.party_id != actor.id and not actor.role_set & {Role.REGISTRAR.value, Role.AUDITOR.value}:
+    if account.party_id != actor.id and not sees_every_account(actor):
         raise errors.NotAccountHolder(f"account {public_id} is not yours")
     return account
 

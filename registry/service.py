@@ -165,10 +165,14 @@ def require_holder(actor: Party, account: AccountRef) -> None:
         raise errors.NotAccountHolder(f"account {account.public_id} is not yours")
 
 
+def sees_every_account(actor: Party) -> bool:
+    return bool(actor.role_set & {Role.REGISTRAR.value, Role.AUDITOR.value})
+
+
 def readable_accounts_query(actor: Party):  # type: ignore[no-untyped-def]
     """Accounts the actor may see: all for registrars and auditors, else its own."""
     query = select(Account)
-    if not actor.role_set & {Role.REGISTRAR.value, Role.AUDITOR.value}:
+    if not sees_every_account(actor):
         query = query.where(col(Account.party_id) == actor.id)
     return query
 
