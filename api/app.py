@@ -6,18 +6,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import Depends, FastAPI
 
-from api.deps import ApiKeyCache
+from api.deps import ApiKeyCache, reject_unknown_query_parameters
 from api.problems import install_problem_handlers
-from api.routes import credits, log, registry, verification
+from api.routes import applications, credits, log, registry, verification
 from registry.db import Database
+from registry.ledger.identity import open_log_signer
 from registry.ledger.log import SequencerThread
-from registry.ledger.signing import LogSigner, load_or_create_signer
+from registry.ledger.signing import LogSigner
 from registry.migrate import upgrade_database
 from registry.settings import Settings, get_settings
 from verification.blobs import BlobStore
+from web.app import install_web
 
 DESCRIPTION = """
 A regional carbon-inclusion (碳普惠) credit registry. Quantities are integer **kilograms of CO2e**
@@ -47,7 +48,7 @@ def create_app(
         app.state.api_key_cache = ApiKeyCache()
         app.state.settings = settings
         app.state.blobs = BlobStore(settings.blob_dir)
-        app.state.signer = signer or load_or_create_signer(settings.log_origin, settings.signing_key_file)
+        app.state.signer = signer or open_log_signer(app.state.db, settings.signing_key_file, settings.log_origin)
         sequencer = None
         if settings.run_sequencer:
             sequencer = SequencerThread(app.state.db, app.state.signer, settings.sequencer_interval_s,
@@ -61,15 +62,13 @@ def create_app(
             if db is None:
                 app.state.db.dispose()
 
-    app = FastAPI(title="Carbon Inclusion Registry", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc are pages of web/, served from vendored bundles rather than a CDN.
+    app = FastAPI(title="Carbon Inclusion Registry", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(reject_unknown_query_parameters)], docs_url=None, redoc_url=None)
     install_problem_handlers(app)
-    for module in (registry, verification, credits, log):
+    for module in (registry, verification, credits, log, applications):
         app.include_router(module.router)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    install_web(app)
     return app
 
 

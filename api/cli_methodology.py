@@ -4,18 +4,19 @@ Thin by design: it parses arguments, calls `methodologies`, and prints. Every me
 error becomes one line on stderr and a non-zero exit, never a traceback.
 """
 
+from __future__ import annotations
+
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
 
 from methodologies.errors import MethodologyError
-from methodologies.loading import DEFAULT_MAX_FILE_BYTES, load_table
-from methodologies.quantification import Quantification, Quantities
-from methodologies.registry import get_methodology, list_methodologies
+
+if TYPE_CHECKING:  # pandas and the plugins load only when a command runs
+    from methodologies.quantification import Quantification, Quantities
 
 # A quantification that ran but was rejected by QA is not a usage error (exit 1), but a
 # script must still notice it.
@@ -34,6 +35,8 @@ def _fail(message: str) -> None:
 @methodology_app.command("list")
 def list_command() -> None:
     """List installed methodologies (id, version, title)."""
+    from methodologies.registry import list_methodologies
+
     try:
         methodologies = list_methodologies()
     except MethodologyError as error:
@@ -48,6 +51,10 @@ def show_command(
     version: Annotated[str | None, typer.Option(help="Version; default the newest installed")] = None,
 ) -> None:
     """Show a methodology: applicability, parameter schema and input columns, as JSON."""
+    import orjson
+
+    from methodologies.registry import get_methodology
+
     try:
         description = get_methodology(methodology_id, version).describe()
     except MethodologyError as error:
@@ -110,13 +117,16 @@ def quantify_command(
     params: Annotated[Path, typer.Option("--params", help="Project parameters, a JSON object")],
     as_json: Annotated[bool, typer.Option("--json", help="Print RFC 8785 canonical JSON")] = False,
     version: Annotated[str | None, typer.Option(help="Version; default the newest installed")] = None,
-    max_file_bytes: Annotated[int, typer.Option(help="Refuse larger data files")] = DEFAULT_MAX_FILE_BYTES,
+    max_file_bytes: Annotated[int | None, typer.Option(help="Refuse larger data files (default 1 GiB)")] = None,
 ) -> None:
     """Quantify a monitoring data file with a methodology."""
+    from methodologies.loading import DEFAULT_MAX_FILE_BYTES, load_table
+    from methodologies.registry import get_methodology
+
     try:
         methodology = get_methodology(methodology_id, version)
         parameters = _read_params(params)
-        table = load_table(data, methodology.input_schema, max_file_bytes=max_file_bytes)
+        table = load_table(data, methodology.input_schema, max_file_bytes=max_file_bytes or DEFAULT_MAX_FILE_BYTES)
         quantification = methodology.quantify(table, parameters)
     except MethodologyError as error:
         _fail(str(error))

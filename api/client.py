@@ -3,7 +3,8 @@
     client = RegistryClient("http://127.0.0.1:8000", api_key="cir_…")
     sha256 = client.upload(Path("meter-2025.csv"))
 
-Errors come back as `RegistryAPIError`, carrying the problem details the API returned.
+Errors come back as `RegistryAPIError`, carrying the problem details the API returned; a registry
+that cannot be reached raises `httpx.HTTPError` (the CLI turns both into one line).
 """
 
 from __future__ import annotations
@@ -13,13 +14,20 @@ from typing import Any
 
 import httpx
 
+Json = dict[str, Any]
+
 
 class RegistryAPIError(Exception):
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+    def __init__(self, status: int, problem: Json) -> None:
         self.status = status
         self.problem = problem
         detail = problem.get("detail") or problem.get("errors") or ""
         super().__init__(f"{status} {problem.get('title', 'error')} {detail}".strip())
+
+
+def _params(**filters: Any) -> dict[str, Any]:
+    """Query parameters without the unset ones (the API refuses parameters it does not know)."""
+    return {name: value for name, value in filters.items() if value is not None and value is not False}
 
 
 class RegistryClient:
@@ -45,6 +53,8 @@ class RegistryClient:
                 problem = response.json()
             except ValueError:
                 problem = {"title": response.reason_phrase, "detail": response.text[:500]}
+            if not isinstance(problem, dict):
+                problem = {"title": response.reason_phrase}
             raise RegistryAPIError(response.status_code, problem)
         if response.status_code == 204:
             return None
@@ -52,82 +62,188 @@ class RegistryClient:
             return response.json()
         return response.text
 
-    # --- every role ---
-
-    def me(self) -> dict[str, Any]:
-        return self.request("GET", "/parties/me")  # type: ignore[no-any-return]
-
-    def balances(self, account: str, group_by: str | None = None) -> list[dict[str, Any]]:
-        params = {"group_by": group_by} if group_by else {}
-        return self.request("GET", f"/accounts/{account}/balances", params=params)  # type: ignore[no-any-return]
+    # --- anyone (no key needed) ---
 
     def log_key(self) -> str:
         return str(self.request("GET", "/log/key")).strip()
 
-    def entry_proof(self, entry_id: int) -> dict[str, Any]:
-        return self.request("GET", f"/ledger-entries/{entry_id}/proof")  # type: ignore[no-any-return]
+    def entry_proof(self, entry_id: int) -> Json:
+        return self.request("GET", f"/ledger-entries/{entry_id}/proof")
 
-    def retirement_proof(self, retirement: str) -> dict[str, Any]:
-        return self.request("GET", f"/retirements/{retirement}/proof")  # type: ignore[no-any-return]
+    def retirement_proof(self, retirement: str) -> Json:
+        return self.request("GET", f"/retirements/{retirement}/proof")
 
-    def open_account(self, name: str) -> dict[str, Any]:
-        return self.request("POST", "/accounts", json={"name": name})  # type: ignore[no-any-return]
+    def projects(self, **filters: Any) -> Json:
+        return self.request("GET", "/projects", params=_params(**filters))
+
+    def issuances(self, **filters: Any) -> Json:
+        return self.request("GET", "/issuances", params=_params(**filters))
+
+    def retirements(self, **filters: Any) -> Json:
+        return self.request("GET", "/retirements", params=_params(**filters))
+
+    def blocks(self, **filters: Any) -> Json:
+        return self.request("GET", "/blocks", params=_params(**filters))
+
+    def export_csv(self, listing: str, **filters: Any) -> str:
+        """Every row of a public list (projects, issuances, retirements, blocks) as CSV text."""
+        return str(self.request("GET", f"/{listing}", params=_params(format="csv", **filters)))
+
+    def stats(self) -> Json:
+        return self.request("GET", "/stats")
+
+    def party(self, party: str) -> Json:
+        return self.request("GET", f"/parties/{party}")
+
+    def verifiers(self) -> list[Json]:
+        return self.request("GET", "/verifiers")
+
+    def issuance_statement(self, issuance: str) -> Json:
+        return self.request("GET", f"/issuances/{issuance}/statement")
+
+    def apply(self, application: Json) -> Json:
+        """Apply for an account: returns the reference (`id`) and the claim code, shown once."""
+        return self.request("POST", "/applications", json=application)
+
+    def claim(self, application: str, claim_code: str) -> Json:
+        """The API key of an approved application, once: {party, prefix, api_key}."""
+        return self.request("POST", f"/applications/{application}/claim", json={"claim_code": claim_code})
+
+    # --- every party with a key ---
+
+    def me(self) -> Json:
+        return self.request("GET", "/parties/me")
+
+    def balances(self, account: str, group_by: str | None = None) -> list[Json]:
+        return self.request("GET", f"/accounts/{account}/balances", params=_params(group_by=group_by))
+
+    def history(self, account: str, cursor: str | None = None, limit: int = 50) -> Json:
+        return self.request("GET", f"/accounts/{account}/history", params=_params(cursor=cursor, limit=limit))
+
+    def open_account(self, name: str) -> Json:
+        return self.request("POST", "/accounts", json={"name": name})
+
+    def transfer(self, from_account: str, to_account: str, quantity_kg: int | None = None,
+                 serial_range: Json | None = None, idempotency_key: str | None = None, **narrow: Any) -> Json:
+        """Oldest first (`quantity_kg`, optionally narrowed by project, vintage, methodology_id) or an
+        exact `serial_range` ({issuance, first_unit, last_unit})."""
+        body = {"from_account": from_account, "to_account": to_account, "quantity_kg": quantity_kg,
+                "serial_range": serial_range, **narrow}
+        return self.request("POST", "/transfers", json=_params(**body), headers=_idempotency(idempotency_key))
+
+    def retire(self, from_account: str, beneficiary_name: str, beneficiary_type: str, purpose: str,
+               claim_period_start: str, claim_period_end: str, quantity_kg: int | None = None,
+               serial_range: Json | None = None, public_note: str = "", idempotency_key: str | None = None,
+               **narrow: Any) -> Json:
+        body = {"from_account": from_account, "beneficiary_name": beneficiary_name,
+                "beneficiary_type": beneficiary_type, "purpose": purpose, "claim_period_start": claim_period_start,
+                "claim_period_end": claim_period_end, "quantity_kg": quantity_kg, "serial_range": serial_range,
+                "public_note": public_note, **narrow}
+        return self.request("POST", "/retirements", json=_params(**body), headers=_idempotency(idempotency_key))
+
+    def upload(self, path: Path) -> str:
+        """Stream a file to the registry; returns its SHA-256, by which reports and documents cite it."""
+        with path.open("rb") as f:
+            return str(self.request("PUT", "/uploads", content=f)["sha256"])
 
     # --- the registrar ---
 
-    def create_party(self, name: str, kind: str, roles: list[str]) -> dict[str, Any]:
-        body = {"name": name, "kind": kind, "roles": roles}
-        return self.request("POST", "/parties", json=body)  # type: ignore[no-any-return]
+    def create_party(self, name: str, kind: str, roles: list[str], region: str | None = None) -> Json:
+        return self.request("POST", "/parties", json=_params(name=name, kind=kind, roles=roles, region=region))
 
     def create_api_key(self, party: str, label: str = "") -> str:
         return str(self.request("POST", f"/parties/{party}/api-keys", json={"label": label})["api_key"])
 
+    def parties(self, **filters: Any) -> Json:
+        return self.request("GET", "/parties", params=_params(**filters))
+
+    def suspend_party(self, party: str, reason: str) -> Json:
+        return self.request("POST", f"/parties/{party}/suspension", json={"reason": reason})
+
+    def reactivate_party(self, party: str, reason: str) -> Json:
+        return self.request("POST", f"/parties/{party}/reactivation", json={"reason": reason})
+
     def accredit(self, party: str, public_key_pem: str, methodologies: list[str], regions: list[str],
-                 valid_from: str, valid_until: str) -> dict[str, Any]:
+                 valid_from: str, valid_until: str) -> Json:
         body = {"party": party, "public_key_pem": public_key_pem, "methodologies": methodologies,
                 "regions": regions, "valid_from": valid_from, "valid_until": valid_until}
-        return self.request("POST", "/verifiers", json=body)  # type: ignore[no-any-return]
+        return self.request("POST", "/verifiers", json=body)
+
+    def set_accreditation_status(self, accreditation: str, action: str, reason: str) -> Json:
+        """`action`: suspension, reinstatement or revocation."""
+        return self.request("POST", f"/verifiers/{accreditation}/{action}", json={"reason": reason})
+
+    def applications(self, **filters: Any) -> Json:
+        return self.request("GET", "/applications", params=_params(**filters))
+
+    def application(self, application: str) -> Json:
+        return self.request("GET", f"/applications/{application}")
+
+    def approve_application(self, application: str) -> Json:
+        return self.request("POST", f"/applications/{application}/approval")
+
+    def reject_application(self, application: str, reason: str) -> Json:
+        return self.request("POST", f"/applications/{application}/rejection", json={"reason": reason})
 
     # --- project owners ---
 
-    def upload(self, path: Path) -> str:
-        """Stream a file to the registry; returns its SHA-256, by which reports cite it."""
-        with path.open("rb") as f:
-            return str(self.request("PUT", "/uploads", content=f)["sha256"])
+    def create_project(self, project: Json) -> Json:
+        return self.request("POST", "/projects", json=project)
 
-    def create_project(self, project: dict[str, Any]) -> dict[str, Any]:
-        return self.request("POST", "/projects", json=project)  # type: ignore[no-any-return]
+    def project(self, project: str) -> Json:
+        return self.request("GET", f"/projects/{project}")
 
-    def set_project_status(self, project: str, status: str, note: str = "") -> dict[str, Any]:
-        body = {"status": status, "note": note}
-        return self.request("POST", f"/projects/{project}/status", json=body)  # type: ignore[no-any-return]
+    def set_project_status(self, project: str, status: str, note: str = "") -> Json:
+        return self.request("POST", f"/projects/{project}/status", json={"status": status, "note": note})
 
-    def create_report(self, project: str, data: Path, params: dict[str, Any], period_start: str, period_end: str,
-                      issue_to_account: str) -> dict[str, Any]:
+    def file_document(self, project: str, path: Path, title: str, kind: str = "other") -> list[Json]:
+        body = {"title": title, "filename": path.name, "sha256": self.upload(path), "kind": kind}
+        return self.request("POST", f"/projects/{project}/documents", json=body)
+
+    def create_report(self, project: str, data: Path, params: Json, period_start: str, period_end: str,
+                      issue_to_account: str) -> Json:
         body = {"period_start": period_start, "period_end": period_end, "data_sha256": self.upload(data),
                 "data_filename": data.name, "params": params, "issue_to_account": issue_to_account}
-        return self.request("POST", f"/projects/{project}/reports", json=body)  # type: ignore[no-any-return]
+        return self.request("POST", f"/projects/{project}/reports", json=body)
 
-    def report(self, report: str) -> dict[str, Any]:
-        return self.request("GET", f"/reports/{report}")  # type: ignore[no-any-return]
+    def replace_report_data(self, report: str, data: Path, params: Json) -> Json:
+        body = {"data_sha256": self.upload(data), "data_filename": data.name, "params": params}
+        return self.request("PUT", f"/reports/{report}/data", json=body)
 
-    def submit_report(self, report: str) -> dict[str, Any]:
-        return self.request("POST", f"/reports/{report}/submit")  # type: ignore[no-any-return]
+    def report(self, report: str) -> Json:
+        return self.request("GET", f"/reports/{report}")
+
+    def reports(self, **filters: Any) -> Json:
+        """Reports you may see; a verifier's queue is `waiting=True` and `assigned="me"`."""
+        return self.request("GET", "/reports", params=_params(**filters))
+
+    def report_trail(self, report: str) -> list[Json]:
+        return self.request("GET", f"/reports/{report}/trail")
+
+    def submit_report(self, report: str) -> Json:
+        return self.request("POST", f"/reports/{report}/submit")
+
+    def comment(self, report: str, note: str) -> None:
+        self.request("POST", f"/reports/{report}/comments", json={"note": note})
 
     # --- verifiers ---
 
-    def start_verification(self, report: str) -> dict[str, Any]:
-        return self.request("POST", f"/reports/{report}/verification")  # type: ignore[no-any-return]
+    def start_verification(self, report: str) -> Json:
+        return self.request("POST", f"/reports/{report}/verification")
 
-    def statement_template(self, report: str) -> dict[str, Any]:
-        return self.request("GET", f"/reports/{report}/statement-template")  # type: ignore[no-any-return]
+    def statement_template(self, report: str) -> Json:
+        return self.request("GET", f"/reports/{report}/statement-template")
 
-    def approve(self, report: str, statement: dict[str, Any], signature: str) -> dict[str, Any]:
+    def approve(self, report: str, statement: Json, signature: str) -> Json:
         body = {"statement": statement, "signature": signature}
-        return self.request("POST", f"/reports/{report}/approval", json=body)  # type: ignore[no-any-return]
+        return self.request("POST", f"/reports/{report}/approval", json=body)
 
-    def request_changes(self, report: str, note: str) -> dict[str, Any]:
-        return self.request("POST", f"/reports/{report}/changes-requested", json={"note": note})  # type: ignore[no-any-return]
+    def request_changes(self, report: str, note: str) -> Json:
+        return self.request("POST", f"/reports/{report}/changes-requested", json={"note": note})
 
-    def reject(self, report: str, note: str) -> dict[str, Any]:
-        return self.request("POST", f"/reports/{report}/rejection", json={"note": note})  # type: ignore[no-any-return]
+    def reject(self, report: str, note: str) -> Json:
+        return self.request("POST", f"/reports/{report}/rejection", json={"note": note})
+
+
+def _idempotency(key: str | None) -> dict[str, str]:
+    return {"Idempotency-Key": key} if key else {}

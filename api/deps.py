@@ -8,13 +8,18 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Unauthorized
 from registry.db import Database
+from registry.errors import PartySuspended, UnknownFilter
 from registry.ledger.signing import LogSigner
-from registry.models import Party
-from registry.service import authenticate, hash_api_key
+from registry.models import Party, PartyStatus
+from registry.parties import authenticate, hash_api_key
+from registry.settings import Settings
+from verification.blobs import BlobStore
 
 # A revoked key keeps working for at most this long in a worker that has seen it.
 API_KEY_CACHE_SECONDS = 10.0
@@ -52,11 +57,23 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 
 
 async def get_db(request: Request) -> Database:
-    return request.app.state.db  # type: ignore[no-any-return]
+    db: Database = request.app.state.db
+    return db
 
 
 async def get_signer(request: Request) -> LogSigner:
-    return request.app.state.signer  # type: ignore[no-any-return]
+    signer: LogSigner = request.app.state.signer
+    return signer
+
+
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_blobs(request: Request) -> BlobStore:
+    blobs: BlobStore = request.app.state.blobs
+    return blobs
 
 
 def _authenticate(db: Database, secret: str) -> Party | None:
@@ -79,9 +96,41 @@ async def current_party(
         if party is None:
             raise Unauthorized("the API key is unknown or revoked")
         cache.put(key_hash, party)
+    if party.status != PartyStatus.ACTIVE:
+        raise PartySuspended(f"your party is suspended by the registrar: {party.status_reason}")
     return party
 
 
 DB = Annotated[Database, Depends(get_db)]
 Signer = Annotated[LogSigner, Depends(get_signer)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Blobs = Annotated[BlobStore, Depends(get_blobs)]
 Caller = Annotated[Party, Depends(current_party)]
+
+
+_KNOWN_QUERY_PARAMETERS: dict[int, frozenset[str]] = {}
+
+
+async def reject_unknown_query_parameters(request: Request) -> None:
+    """A query parameter the route does not take is a 400, never silently ignored: `?project=` on
+    a list that cannot filter by project would otherwise answer with everything."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _KNOWN_QUERY_PARAMETERS.get(id(route))
+    if known is None:
+        known = frozenset(_query_parameters(route.dependant))
+        _KNOWN_QUERY_PARAMETERS[id(route)] = known
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise UnknownFilter(f"unknown query parameter {', '.join(unknown)}: this takes {takes}")
+
+
+def _query_parameters(dependant: Dependant) -> set[str]:
+    names = {parameter.alias for parameter in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_parameters(dependency)
+    return names

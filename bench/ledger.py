@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -35,10 +36,17 @@ from sqlalchemy import create_engine, make_url, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from registry import credits, service  # noqa: E402
+from methodologies.plugin import AssetKind  # noqa: E402
+from registry import credits  # noqa: E402
+from registry.accounts import open_account  # noqa: E402
 from registry.db import Database  # noqa: E402
 from registry.migrate import upgrade_database  # noqa: E402
 from registry.models import PartyKind, ProjectStatus, Role  # noqa: E402
+from registry.parties import bootstrap_registrar, create_party, issue_api_key  # noqa: E402
+from registry.projects import ProjectDetails  # noqa: E402
+from tests.world import validate  # noqa: E402
+from verification.assets import AssetSpec  # noqa: E402
+from verification.projects import change_project_status, register_project  # noqa: E402
 
 ACCOUNT_PAIRS = 256
 UNITS_PER_ACCOUNT = 1_000_000_000
@@ -65,16 +73,16 @@ def seed(url: str) -> tuple[str, list[tuple[str, str]]]:
     """One trader party with ACCOUNT_PAIRS source accounts (each holding one big block) and sinks."""
     db = Database(url)
     with db.write() as s:
-        registrar = service.create_party(s, "Bench registrar", PartyKind.ORGANISATION, [Role.REGISTRAR])
-        trader = service.create_party(s, "Bench trader", PartyKind.ORGANISATION, [Role.PROJECT_OWNER])
-        _, key = service.issue_api_key(s, trader)
-        project = service.create_project(s, trader, service.ProjectDetails(
-            "Bench PV", "CIR-PV-DG", "1.0", "CN-JS", "Suzhou"))
-        service.change_project_status(s, trader, project, ProjectStatus.SUBMITTED)
-        service.change_project_status(s, registrar, project, ProjectStatus.UNDER_VALIDATION)
-        service.change_project_status(s, registrar, project, ProjectStatus.REGISTERED)
-        pairs = [(service.open_account(s, trader, f"source {i}").public_id,
-                  service.open_account(s, trader, f"sink {i}").public_id) for i in range(ACCOUNT_PAIRS)]
+        registrar = bootstrap_registrar(s, "Bench registrar").party
+        trader = create_party(s, registrar, "Bench trader", PartyKind.ORGANISATION, [Role.PROJECT_OWNER])
+        _, key = issue_api_key(s, trader, trader)
+        project = register_project(s, trader, ProjectDetails(
+            "Bench PV", "CIR-PV-DG", "1.0", "CN-JS", "Suzhou", crediting_period_start=date(2025, 1, 1),
+            crediting_period_end=date(2034, 12, 31)), [AssetSpec(AssetKind.METER, "BENCH-METER-1")])
+        change_project_status(s, trader, project, ProjectStatus.SUBMITTED)
+        validate(s, registrar, project)
+        pairs = [(open_account(s, trader, f"source {i}").public_id,
+                  open_account(s, trader, f"sink {i}").public_id) for i in range(ACCOUNT_PAIRS)]
         for source, _ in pairs:
             credits.issue_credits(s, registrar, project.public_id, 2025, UNITS_PER_ACCOUNT, source)
     db.dispose()
@@ -116,6 +124,13 @@ end
 """
 
 
+def _match(pattern: str, text: str) -> re.Match[str]:
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}:\n{text}")
+    return match
+
+
 def run_wrk(script: str, path: str, connections: int, duration: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
@@ -126,13 +141,13 @@ def run_wrk(script: str, path: str, connections: int, duration: int) -> dict[str
     os.unlink(f.name)
 
     def latency_ms(label: str) -> float:
-        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        value, unit = _match(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    requests = int(_match(r"(\d+) requests in", out).group(1))
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+    return {"rps": float(_match(r"Requests/sec:\s+([\d.]+)", out).group(1)),
             "p50_ms": latency_ms("50%"), "p99_ms": latency_ms("99%"), "requests": requests,
             "errors": int(non_2xx.group(1)) if non_2xx else 0, "wrk_cpu_share": cpu / duration}
 

@@ -92,10 +92,10 @@ def _column(series: pd.Series, spec: ColumnSpec) -> EncodedColumn:
         remap = np.array([rank[value] for value in frame_categories], dtype=np.int64)
         return EncodedColumn(spec, "utf8-dictionary-uint32le", codes, tuple(categories), remap)
     if spec.kind == "timestamp":
-        return EncodedColumn(spec, "unix-microseconds-int64le", series.array.asi8)  # type: ignore[attr-defined]
+        return EncodedColumn(spec, "unix-microseconds-int64le", series.array.asi8)
     if spec.kind == "date":
         # Normalised dates are datetime64[s], so the raw integers are Unix seconds.
-        return EncodedColumn(spec, "unix-days-int64le", series.array.asi8)  # type: ignore[attr-defined]
+        return EncodedColumn(spec, "unix-days-int64le", series.array.asi8)
     return EncodedColumn(spec, f"decimal-scale-{spec.scale}-int64le", series.to_numpy(dtype=np.float64))
 
 

@@ -19,7 +19,7 @@ from methodologies.canonical import CanonicalInput
 from methodologies.errors import InputDataError
 from methodologies.factors import GridParams, ResolvedFactor, factors_used, resolve_grid_factor
 from methodologies.metering import local_iso, vintage_years, zone
-from methodologies.plugin import Methodology, QuantifyContext
+from methodologies.plugin import AssetKind, Methodology, QuantifyContext
 from methodologies.quantification import (
     FactorUsed,
     FindingCollector,
@@ -345,5 +345,7 @@ METHODOLOGY: Methodology[EvParams] = Methodology(
     ),
     params_model=EvParams,
     input_schema=INPUT_SCHEMA,
+    asset_column="charger_id",
+    asset_kind=AssetKind.CHARGER,
     quantify_function=_quantify,
 )

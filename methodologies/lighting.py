@@ -18,7 +18,7 @@ from methodologies.canonical import CanonicalInput
 from methodologies.errors import InputDataError
 from methodologies.factors import GridParams, ResolvedFactor, factors_used, resolve_grid_factor
 from methodologies.metering import MISSING, VintagePeriods, prepare_intervals
-from methodologies.plugin import Methodology, QuantifyContext
+from methodologies.plugin import AssetKind, Methodology, QuantifyContext
 from methodologies.quantification import (
     FindingCollector,
     Quantification,
@@ -198,5 +198,7 @@ METHODOLOGY: Methodology[LightingParams] = Methodology(
     ),
     params_model=LightingParams,
     input_schema=INPUT_SCHEMA,
+    asset_column="circuit_id",
+    asset_kind=AssetKind.METER,
     quantify_function=_quantify,
 )

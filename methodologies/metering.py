@@ -19,6 +19,7 @@ from methodologies.quantification import FindingCollector, Severity
 
 SUPPORTED_INTERVALS_S = (900, 3600)
 # Alignment grid: every real UTC offset is a whole number of quarter hours.
+_DAY_S = 86_400
 _QUARTER_HOUR_S = 900
 # An inferred 15-minute series holding this many consecutive hourly steps is a meter that
 # switched resolution (or an hourly meter mixed in), not a 15-minute meter with gaps.
@@ -223,6 +224,14 @@ def prepare_intervals(
         chunk_first, chunk_last = int(start_s.min()), int(start_s.max())
         first_s = chunk_first if first_s is None else min(first_s, chunk_first)
         last_s = chunk_last if last_s is None else max(last_s, chunk_last)
+    if smallest_step_s is not None and smallest_step_s >= _DAY_S:
+        # Totals, not a load profile: crediting them as 15-minute readings would find nothing but gaps.
+        raise InputDataError(
+            f"a meter's readings are at least {smallest_step_s // _DAY_S} day(s) apart: these look like daily or "
+            "monthly totals, but this methodology needs interval readings every 15 or 60 minutes (the meter's "
+            "load profile export)",
+            column=timestamp_column,
+        )
     if interval_minutes is not None:
         interval_s = interval_minutes * 60
     elif smallest_step_s is None:

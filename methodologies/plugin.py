@@ -7,6 +7,7 @@ plugin's own function only ever sees validated parameters and a normalised, sort
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 import pandas as pd
@@ -19,6 +20,14 @@ from methodologies.quantification import Quantification
 from methodologies.schema import InputSchema
 
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
+
+
+class AssetKind(StrEnum):
+    """What a project registers and its data rows name: one vocabulary for plugins and registry."""
+
+    METER = "meter"
+    CHARGER = "charger"
+    PARCEL = "parcel"
 
 
 @dataclass(frozen=True)
@@ -44,10 +53,19 @@ class Methodology(Generic[ParamsT]):
     applicability: str
     params_model: type[ParamsT]
     input_schema: InputSchema
+    # The input column that names the registered asset each row comes from, and its kind: the
+    # registry accepts data only for the project's own registered assets.
+    asset_column: str
+    asset_kind: AssetKind
     quantify_function: QuantifyFunction[ParamsT] = field(repr=False)
     pinned_factor_ids: Mapping[str, str] = field(default_factory=dict)
     # The longest crediting period a project under this methodology may register for.
     max_crediting_years: int = 10
+
+    def __post_init__(self) -> None:
+        if self.asset_column not in {c.name for c in self.input_schema.columns}:
+            raise ValueError(f"{self.id}: asset_column {self.asset_column!r} is not an input column")
+        object.__setattr__(self, "asset_kind", AssetKind(self.asset_kind))  # a plugin may pass the plain string
 
     def parse_params(self, params: ParamsT | Mapping[str, Any]) -> ParamsT:
         if isinstance(params, self.params_model):
@@ -92,4 +110,6 @@ class Methodology(Generic[ParamsT]):
             "applicability": self.applicability,
             "params_schema": self.params_model.model_json_schema(),
             "input_columns": self.input_schema.describe(),
+            "asset_column": self.asset_column,
+            "asset_kind": self.asset_kind.value,
         }

@@ -18,7 +18,7 @@ from methodologies.canonical import CanonicalInput
 from methodologies.errors import InputDataError
 from methodologies.factors import GridParams, ResolvedFactor, factors_used, resolve_grid_factor
 from methodologies.metering import MISSING, IntervalSeries, VintagePeriods, prepare_intervals
-from methodologies.plugin import Methodology, QuantifyContext
+from methodologies.plugin import AssetKind, Methodology, QuantifyContext
 from methodologies.quantification import (
     FindingCollector,
     Quantification,
@@ -298,5 +298,7 @@ METHODOLOGY: Methodology[PvParams] = Methodology(
     ),
     params_model=PvParams,
     input_schema=INPUT_SCHEMA,
+    asset_column="meter_id",
+    asset_kind=AssetKind.METER,
     quantify_function=_quantify,
 )

@@ -1,8 +1,8 @@
 """The result every methodology returns, and the rounding rules that produce it.
 
 Methodologies compute in exact rationals (`Fraction`) and hand a `VintageAmounts` per
-calendar year to `settle`; only here are amounts turned into integer kilograms, always
-rounded down, so every plugin rounds the same conservative way.
+calendar year to `settle`; only here are amounts turned into integer kilograms, credited
+figures rounded down and subtracted ones up, so every plugin rounds the same conservative way.
 """
 
 import math
@@ -115,40 +115,35 @@ class VintageAmounts:
 
 
 def settle(amounts: VintageAmounts) -> VintageResult:
-    """Round one vintage down to integer kg.
+    """Round one vintage to integer kg, always against the project.
 
-    Each reported figure is the floor of its own exact value, so the components may exceed
-    the net by a few kg of rounding but never fall short of it. The verified total
-    floor(baseline + removals − project − leakage − deductions), never below zero, is split so that the
-    project's part is floor(total × (1 − buffer share)) and the buffer takes the remainder:
-    the rounding residue goes to the pool, not to the project.
+    Each credited figure (baseline, removals) is rounded down and each subtracted one (project
+    emissions, leakage, every deduction) up; the verified total is these integers added up,
+    never below zero, so the figures a report shows add up exactly to what is credited and
+    never to more than the exact amounts support. It is split so that the project's part is
+    floor(total × (1 − buffer share)) and the buffer takes the remainder: the rounding residue
+    goes to the pool, not to the project.
     """
-    verified_kg = max(
-        Fraction(0),
-        amounts.baseline_kg
-        + amounts.removals_kg
-        - amounts.project_kg
-        - amounts.leakage_kg
-        - amounts.uncertainty_kg
-        - amounts.late_calibration_kg
-        - amounts.green_certificate_kg,
+    baseline_kg, removals_kg = math.floor(amounts.baseline_kg), math.floor(amounts.removals_kg)
+    project_kg, leakage_kg = math.ceil(amounts.project_kg), math.ceil(amounts.leakage_kg)
+    deductions = Deductions(
+        uncertainty_kg=math.ceil(amounts.uncertainty_kg),
+        late_calibration_kg=math.ceil(amounts.late_calibration_kg),
+        green_certificate_kg=math.ceil(amounts.green_certificate_kg),
+        buffer_kg=0,
     )
+    verified_kg = max(0, baseline_kg + removals_kg - project_kg - leakage_kg - deductions.uncertainty_kg
+                      - deductions.late_calibration_kg - deductions.green_certificate_kg)
     net_kg = math.floor(verified_kg * (1 - amounts.buffer_share))
-    buffer_kg = math.floor(verified_kg) - net_kg
     return VintageResult(
         vintage_year=amounts.vintage_year,
         period_start=amounts.period_start,
         period_end=amounts.period_end,
-        baseline_kg=math.floor(amounts.baseline_kg),
-        removals_kg=math.floor(amounts.removals_kg),
-        project_kg=math.floor(amounts.project_kg),
-        leakage_kg=math.floor(amounts.leakage_kg),
-        deductions=Deductions(
-            uncertainty_kg=math.floor(amounts.uncertainty_kg),
-            late_calibration_kg=math.floor(amounts.late_calibration_kg),
-            green_certificate_kg=math.floor(amounts.green_certificate_kg),
-            buffer_kg=buffer_kg,
-        ),
+        baseline_kg=baseline_kg,
+        removals_kg=removals_kg,
+        project_kg=project_kg,
+        leakage_kg=leakage_kg,
+        deductions=deductions.model_copy(update={"buffer_kg": verified_kg - net_kg}),
         net_reduction_kg=net_kg,
         credited_energy_wh=amounts.credited_energy_wh,
         excluded_energy_wh=amounts.excluded_energy_wh,

@@ -7,7 +7,7 @@ carbon, t C/ha). Exactly two monitoring dates. See docs/methodologies/CIR-WET-SI
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, localcontext
+from decimal import ROUND_CEILING, Decimal, localcontext
 from fractions import Fraction
 from typing import Literal
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from methodologies.canonical import CanonicalInput
 from methodologies.errors import InputDataError
-from methodologies.plugin import Methodology, QuantifyContext
+from methodologies.plugin import AssetKind, Methodology, QuantifyContext
 from methodologies.quantification import (
     FactorUsed,
     FindingCollector,
@@ -155,8 +155,11 @@ class _Stratum:
 
 
 def _sqrt(value: Fraction) -> Fraction:
+    """A square root rounded up, never down: it sizes the uncertainty deduction, which must not
+    come out smaller than the data support."""
     with localcontext() as context:
         context.prec = 40
+        context.rounding = ROUND_CEILING
         return Fraction((Decimal(value.numerator) / Decimal(value.denominator)).sqrt())
 
 
@@ -455,5 +458,7 @@ METHODOLOGY: Methodology[WetlandParams] = Methodology(
     ),
     params_model=WetlandParams,
     input_schema=INPUT_SCHEMA,
+    asset_column="stratum_id",
+    asset_kind=AssetKind.PARCEL,
     quantify_function=_quantify,
 )

@@ -2,13 +2,9 @@
 
 from alembic import context
 from sqlalchemy import create_engine
-from sqlmodel import SQLModel
+from sqlalchemy.engine import Connection
 
-# Every module that defines tables, so that SQLModel.metadata is complete.
-import api.idempotency  # noqa: F401
-import registry.ledger.models
-import registry.models  # noqa: F401
-import verification.models  # noqa: F401
+from api.tables import METADATA
 from registry.settings import get_settings
 
 config = context.config
@@ -24,10 +20,10 @@ def run_migrations() -> None:
         _configure_and_run(connectable)
 
 
-def _configure_and_run(connection) -> None:  # type: ignore[no-untyped-def]
+def _configure_and_run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=SQLModel.metadata,
+        target_metadata=METADATA,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

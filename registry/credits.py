@@ -9,7 +9,7 @@ status it was read with, so of two racing commands for the same units exactly on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -18,9 +18,11 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
 from registry import errors
+from registry.accounts import CANCELLATION_ACCOUNT, RETIREMENT_ACCOUNT, AccountRef, get_accounts, require_holder
 from registry.ids import new_public_id
-from registry.ledger.entries import append_entry
+from registry.ledger.entries import MOVEMENT_RULES, EntryType, append_entry
 from registry.models import (
+    MAX_QUANTITY_KG,
     AccountKind,
     BlockStatus,
     CreditBlock,
@@ -30,18 +32,12 @@ from registry.models import (
     ProjectStatus,
     Retirement,
     Role,
+    pk,
     table,
 )
+from registry.parties import require_role
+from registry.projects import get_project
 from registry.serials import serial_number, serial_prefix
-from registry.service import (
-    CANCELLATION_ACCOUNT,
-    RETIREMENT_ACCOUNT,
-    AccountRef,
-    get_accounts,
-    get_project,
-    require_holder,
-    require_role,
-)
 
 # Oldest-first selection reads blocks in growing batches; most commands need one or two blocks.
 FIRST_BATCH = 8
@@ -149,14 +145,13 @@ class Movement:
     """What a command did: its public id, the ranges moved and its ledger entry."""
 
     public_id: str
-    kind: str
+    kind: EntryType
     from_account: str | None
     to_account: str
     quantity_kg: int
     ranges: list[UnitRange]
     ledger_entry_id: int
     entry: bytes
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def validate_quantity(quantity_kg: Any) -> int:
@@ -164,6 +159,8 @@ def validate_quantity(quantity_kg: Any) -> int:
         raise errors.InvalidQuantity("quantity_kg must be a whole number of kilograms")
     if quantity_kg <= 0:
         raise errors.InvalidQuantity("quantity_kg must be positive")
+    if quantity_kg > MAX_QUANTITY_KG:
+        raise errors.InvalidQuantity(f"quantity_kg may be at most {MAX_QUANTITY_KG:,} (one gigatonne)")
     return quantity_kg
 
 
@@ -209,12 +206,12 @@ def record_issuance(
     session.execute(select(col(Project.id)).where(col(Project.id) == project.id).with_for_update())
     last_number = select(func.coalesce(func.max(col(Issuance.number)), 0)).where(col(Issuance.project_id) == project.id)
     number = session.execute(last_number).scalar_one() + 1
-    prefix = serial_prefix(project.region, project.methodology_id, project.methodology_version, project.id,  # type: ignore[arg-type]
+    prefix = serial_prefix(project.region, project.methodology_id, project.methodology_version, pk(project),
                            vintage, number)
     issuance = Issuance(
-        public_id=new_public_id("iss"), project_id=project.id, number=number, vintage=vintage,  # type: ignore[arg-type]
-        quantity_kg=quantity_kg, serial_prefix=prefix, account_id=to_account.id,  # type: ignore[arg-type]
-        verification_statement_sha256=verification_statement_sha256, issued_by_party_id=issued_by.id,  # type: ignore[arg-type]
+        public_id=new_public_id("iss"), project_id=pk(project), number=number, vintage=vintage,
+        quantity_kg=quantity_kg, serial_prefix=prefix, account_id=to_account.id,
+        verification_statement_sha256=verification_statement_sha256, issued_by_party_id=pk(issued_by),
     )
     session.add(issuance)
     session.flush()
@@ -226,7 +223,7 @@ def record_issuance(
             project_id=project.id, vintage=vintage,
         )
     )
-    unit_range = UnitRange(issuance.id, issuance.public_id, serial_number(prefix, 1, quantity_kg), 1,  # type: ignore[arg-type]
+    unit_range = UnitRange(pk(issuance), issuance.public_id, serial_number(prefix, 1, quantity_kg), 1,
                            quantity_kg, block_public_id)
     body: dict[str, Any] = {
         "id": issuance.public_id,
@@ -240,8 +237,8 @@ def record_issuance(
     }
     if verification_statement_sha256:
         body["verification_statement_sha256"] = verification_statement_sha256
-    entry_id, entry = append_entry(session, "issue", body, None, to_account.id)
-    movement = Movement(issuance.public_id, "issue", None, to_account.public_id, quantity_kg, [unit_range],
+    entry_id, entry = append_entry(session, EntryType.ISSUE, body, None, to_account.id)
+    movement = Movement(issuance.public_id, EntryType.ISSUE, None, to_account.public_id, quantity_kg, [unit_range],
                         entry_id, entry)
     return issuance, movement
 
@@ -401,6 +398,29 @@ def _holder_accounts(session: Session, actor: Party, from_public_id: str, *other
     return accounts
 
 
+def _take_units(session: Session, kind: EntryType, source: AccountRef, quantity_kg: int | None,
+                selection: Selection) -> list[_Take]:
+    """Select and lock the units a movement of `kind` may take: those in its rule's statuses."""
+    statuses = tuple(s.value for s in MOVEMENT_RULES[kind].from_statuses)
+    return _select(session, source, statuses, quantity_kg, selection)
+
+
+def _record_movement(
+    session: Session, kind: EntryType, source: AccountRef, target: AccountRef, takes: list[_Take],
+    extra: dict[str, Any] | None = None, public_id: str | None = None, retirement_id: int | None = None,
+) -> Movement:
+    """Move the taken units by the entry type's rule and write the movement's one ledger entry."""
+    rule = MOVEMENT_RULES[kind]
+    ranges = _apply(session, takes, target.id, rule.to_status.value, retirement_id)
+    public_id = public_id or new_public_id(rule.id_prefix)
+    total = sum(r.quantity_kg for r in ranges)
+    entry_id, entry = append_entry(session, kind, {
+        "id": public_id, "from": source.public_id, "to": target.public_id, "quantity_kg": total,
+        "units": [r.as_entry() for r in ranges], **(extra or {}),
+    }, source.id, target.id)
+    return Movement(public_id, kind, source.public_id, target.public_id, total, ranges, entry_id, entry)
+
+
 def transfer_credits(
     session: Session,
     actor: Party,
@@ -415,16 +435,8 @@ def transfer_credits(
         raise errors.InvalidRequest("the source and destination accounts are the same")
     if target.kind in (AccountKind.RETIREMENT, AccountKind.CANCELLATION):
         raise errors.InvalidRequest("use retire or cancel to move credits out of circulation")
-    takes = _select(session, source, (BlockStatus.ACTIVE.value,), quantity_kg, selection)
-    ranges = _apply(session, takes, target.id, BlockStatus.ACTIVE.value)  # type: ignore[arg-type]
-    public_id = new_public_id("trf")
-    kind = "buffer_contribution" if target.kind == AccountKind.BUFFER else "transfer"
-    total = sum(r.quantity_kg for r in ranges)
-    entry_id, entry = append_entry(session, kind, {
-        "id": public_id, "from": source.public_id, "to": target.public_id, "quantity_kg": total,
-        "units": [r.as_entry() for r in ranges],
-    }, source.id, target.id)
-    return Movement(public_id, kind, source.public_id, target.public_id, total, ranges, entry_id, entry)
+    kind = EntryType.BUFFER_CONTRIBUTION if target.kind == AccountKind.BUFFER else EntryType.TRANSFER
+    return _record_movement(session, kind, source, target, _take_units(session, kind, source, quantity_kg, selection))
 
 
 @dataclass(frozen=True)
@@ -457,29 +469,33 @@ def retire_credits(
         raise errors.InvalidRequest("the claim period ends before it starts")
     accounts = _holder_accounts(session, actor, from_account, RETIREMENT_ACCOUNT)
     source, retired = accounts[from_account], accounts[RETIREMENT_ACCOUNT]
-    takes = _select(session, source, (BlockStatus.ACTIVE.value,), quantity_kg, selection)
-    total = sum(t.last_unit - t.first_unit + 1 for t in takes)
+    takes = _take_units(session, EntryType.RETIRE, source, quantity_kg, selection)
+    too_new = sorted({t.block.vintage for t in takes if t.block.vintage > details.claim_period_end.year})
+    if too_new:
+        # A reduction cannot offset emissions of a period that ended before it happened. Oldest-first
+        # selection reaches a later vintage only when the older ones ran out.
+        raise errors.CreditsNotAvailable(
+            f"credits of vintage {', '.join(map(str, too_new))} cannot back a claim period ending "
+            f"{details.claim_period_end}: retire credits of vintage {details.claim_period_end.year} or earlier")
+    # The row comes before the move so that the retired blocks can name it.
     retirement = Retirement(
-        public_id=new_public_id("ret"), account_id=source.id, party_id=actor.id, quantity_kg=total,  # type: ignore[arg-type]
-        beneficiary_name=details.beneficiary_name.strip(), beneficiary_type=details.beneficiary_type,
-        purpose=details.purpose.strip(), claim_period_start=details.claim_period_start,
-        claim_period_end=details.claim_period_end, public_note=details.public_note,
+        public_id=new_public_id(MOVEMENT_RULES[EntryType.RETIRE].id_prefix), account_id=source.id,
+        party_id=pk(actor), quantity_kg=sum(t.last_unit - t.first_unit + 1 for t in takes),
+        beneficiary_name=details.beneficiary_name.strip(),
+        beneficiary_type=details.beneficiary_type, purpose=details.purpose.strip(),
+        claim_period_start=details.claim_period_start, claim_period_end=details.claim_period_end,
+        public_note=details.public_note,
     )
     session.add(retirement)
     session.flush()
-    ranges = _apply(session, takes, retired.id, BlockStatus.RETIRED.value, retirement.id)  # type: ignore[arg-type]
-    entry_id, entry = append_entry(session, "retire", {
-        "id": retirement.public_id, "from": source.public_id, "to": retired.public_id, "quantity_kg": total,
-        "units": [r.as_entry() for r in ranges],
+    movement = _record_movement(session, EntryType.RETIRE, source, retired, takes, {
         "beneficiary": {"name": retirement.beneficiary_name, "type": retirement.beneficiary_type},
         "purpose": retirement.purpose,
         "claim_period": {"start": details.claim_period_start.isoformat(), "end": details.claim_period_end.isoformat()},
         "note": retirement.public_note,
-    }, source.id, retired.id)
-    retirement.ledger_entry_id = entry_id
+    }, public_id=retirement.public_id, retirement_id=pk(retirement))
+    retirement.ledger_entry_id = movement.ledger_entry_id
     session.flush()
-    movement = Movement(retirement.public_id, "retire", source.public_id, retired.public_id, total, ranges,
-                        entry_id, entry)
     return retirement, movement
 
 
@@ -491,17 +507,10 @@ def cancel_credits(
     if not reason.strip():
         raise errors.InvalidRequest("a cancellation states its reason")
     accounts = get_accounts(session, [from_account, CANCELLATION_ACCOUNT])
-    source, cancelled = accounts[from_account], accounts[CANCELLATION_ACCOUNT]
-    statuses = (BlockStatus.ACTIVE.value, BlockStatus.FROZEN.value)
-    takes = _select(session, source, statuses, quantity_kg, selection)
-    ranges = _apply(session, takes, cancelled.id, BlockStatus.CANCELLED.value)  # type: ignore[arg-type]
-    public_id = new_public_id("cnl")
-    total = sum(r.quantity_kg for r in ranges)
-    entry_id, entry = append_entry(session, "cancel", {
-        "id": public_id, "from": source.public_id, "to": cancelled.public_id, "quantity_kg": total,
-        "units": [r.as_entry() for r in ranges], "reason": reason.strip(),
-    }, source.id, cancelled.id)
-    return Movement(public_id, "cancel", source.public_id, cancelled.public_id, total, ranges, entry_id, entry)
+    source = accounts[from_account]
+    takes = _take_units(session, EntryType.CANCEL, source, quantity_kg, selection)
+    return _record_movement(session, EntryType.CANCEL, source, accounts[CANCELLATION_ACCOUNT], takes,
+                            {"reason": reason.strip()})
 
 
 def set_frozen(
@@ -513,17 +522,9 @@ def set_frozen(
     if not reason.strip():
         raise errors.InvalidRequest("a freeze or unfreeze states its reason")
     holder = get_accounts(session, [account])[account]
-    before, after = (BlockStatus.ACTIVE, BlockStatus.FROZEN) if frozen else (BlockStatus.FROZEN, BlockStatus.ACTIVE)
-    takes = _select(session, holder, (before.value,), quantity_kg, selection)
-    ranges = _apply(session, takes, holder.id, after.value)  # type: ignore[arg-type]
-    kind = "freeze" if frozen else "unfreeze"
-    public_id = new_public_id("frz" if frozen else "ufz")
-    total = sum(r.quantity_kg for r in ranges)
-    entry_id, entry = append_entry(session, kind, {
-        "id": public_id, "from": holder.public_id, "to": holder.public_id, "quantity_kg": total,
-        "units": [r.as_entry() for r in ranges], "reason": reason.strip(),
-    }, holder.id, holder.id)
-    return Movement(public_id, kind, holder.public_id, holder.public_id, total, ranges, entry_id, entry)
+    kind = EntryType.FREEZE if frozen else EntryType.UNFREEZE
+    takes = _take_units(session, kind, holder, quantity_kg, selection)
+    return _record_movement(session, kind, holder, holder, takes, {"reason": reason.strip()})
 
 
 # --- balances ---------------------------------------------------------------------------------

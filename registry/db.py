@@ -32,7 +32,7 @@ def ensure_sqlite_directory(url: str) -> None:
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
     ensure_sqlite_directory(url)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -55,7 +55,8 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
 
 
 class Database:
-    """Engines and sessions for one database URL."""
+    """Engines and sessions for one database URL. Errors never print bound parameters
+    (`hide_parameters`): they can be key hashes, names or personal data."""
 
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = url
@@ -67,7 +68,8 @@ class Database:
         else:
             # As many connections as the API's worker threads, kept open: a connection per request
             # costs more than the request. Stale ones are replaced after an hour.
-            self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=3600)
+            self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=3600,
+                                              hide_parameters=True)
             self.read_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
             self.snapshot_engine = self.write_engine.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True

@@ -47,10 +47,6 @@ class UnknownIssuance(NotFound):
     code = "unknown-issuance"
 
 
-class UnknownBlock(NotFound):
-    code = "unknown-block"
-
-
 class UnknownRetirement(NotFound):
     code = "unknown-retirement"
 
@@ -63,8 +59,18 @@ class NotAccountHolder(PermissionDenied):
     code = "not-account-holder"
 
 
+class PartySuspended(PermissionDenied):
+    code = "party-suspended"
+
+
 class RoleRequired(PermissionDenied):
     code = "role-required"
+
+
+class UnknownFilter(InvalidRequest):
+    """A list was asked for with a query parameter it does not know: never silently ignored."""
+
+    code = "unknown-filter"
 
 
 class InvalidQuantity(InvalidRequest):
@@ -93,9 +99,37 @@ class CreditsNotAvailable(Conflict):
     code = "credits-not-available"
 
 
-class AccountClosed(Conflict):
-    code = "account-not-usable"
-
-
 class NotYetInCheckpoint(Conflict):
     code = "not-yet-in-checkpoint"
+
+
+class UnknownApplication(NotFound):
+    code = "unknown-application"
+
+
+class InvalidApplication(InvalidRequest):
+    """One or more fields of an application are missing or malformed; `problems` names each."""
+
+    code = "invalid-application"
+
+    def __init__(self, message: str, problems: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or {}
+
+
+class ClaimCodeMismatch(PermissionDenied):
+    code = "claim-code-mismatch"
+
+
+class ApplicationAlreadyDecided(Conflict):
+    code = "application-already-decided"
+
+
+class ApplicationNotApproved(Conflict):
+    """The key of an application waiting for a decision, or rejected, cannot be claimed."""
+
+    code = "application-not-approved"
+
+
+class ApplicationAlreadyClaimed(Conflict):
+    code = "application-already-claimed"

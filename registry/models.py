@@ -7,9 +7,10 @@ for the part that moved, so the parts keep the serial ranges they cover.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -22,7 +23,15 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
-from sqlmodel import Field, SQLModel
+from sqlalchemy.engine import CursorResult, Result
+from sqlmodel import Field, Session, SQLModel, select
+
+# The largest quantity any one command handles, in kg: a million tonnes beyond a gigatonne would be
+# no carbon-inclusion registry's business. It keeps unit numbers far inside 64 bits and every
+# quantity inside the integers JSON carries exactly (±2^53, RFC 8785 / I-JSON).
+MAX_QUANTITY_KG = 10**12
+# Database ids and leaf indexes are 64-bit signed integers.
+MAX_INT64 = 2**63 - 1
 
 
 def utcnow() -> datetime:
@@ -31,10 +40,40 @@ def utcnow() -> datetime:
 
 def table(model: type[SQLModel]) -> Table:
     """A model's Core table, for statements built once (SQLModel leaves `__table__` untyped)."""
-    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+    return cast(Table, getattr(model, "__table__"))  # noqa: B009  (typed access would need an ignore)
 
 
-def big_int(*args: Any, **kwargs: Any) -> Column:  # type: ignore[type-arg]
+class HasId(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def pk(row: HasId) -> int:
+    """The primary key of a stored row. SQLModel types it optional because it is unset until the
+    INSERT; past a flush it is always there."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no primary key yet: flush it first")
+    return row.id
+
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def get_by_public_id(session: Session, model: type[M], public_id: str, missing: Callable[[], Exception]) -> M:
+    """The row with this public id, else `missing()` raised: the one way rows are found by public id."""
+    public_id_column = table(model).c.public_id
+    row = session.execute(select(model).where(public_id_column == public_id)).scalar_one_or_none()
+    if row is None:
+        raise missing()
+    return row
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched: how a conditional update learns whether it won."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def big_int(*args: Any, **kwargs: Any) -> Column[int]:
     """64-bit integers: kg units and log positions outgrow 32 bits; SQLite integers are 64-bit."""
     return Column(BigInteger().with_variant(Integer, "sqlite"), *args, **kwargs)
 
@@ -45,6 +84,11 @@ class Role(StrEnum):
     VERIFIER = "verifier"
     BUYER = "buyer"
     AUDITOR = "auditor"
+
+
+class PartyStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # by the registrar: its keys stop working until it is reactivated
 
 
 class PartyKind(StrEnum):
@@ -85,9 +129,16 @@ class Party(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(20), nullable=False))
     # Space-separated `Role` values; a party has few roles and every request reads them.
     roles: str
+    # Where the party is (ISO 3166-2): a retirement of credits from another region is cross-regional.
+    region: str | None = Field(default=None, sa_column=Column(String(6)))
+    status: str = Field(default=PartyStatus.ACTIVE.value, sa_column=Column(String(12), nullable=False))
+    status_reason: str = ""
     created_at: datetime = Field(default_factory=utcnow)
 
-    __table_args__ = (CheckConstraint("kind IN ('organisation', 'individual')", name="party_kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('organisation', 'individual')", name="party_kind"),
+        CheckConstraint("status IN ('active', 'suspended')", name="party_status"),
+    )
 
     @property
     def role_set(self) -> frozenset[str]:
@@ -216,4 +267,50 @@ class Retirement(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("quantity_kg > 0", name="retirement_quantity_positive"),
         CheckConstraint("claim_period_end >= claim_period_start", name="retirement_period_ordered"),
+    )
+
+
+class ApplicationStatus(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class PartyApplication(SQLModel, table=True):
+    """A household's (or an organisation's) request for an account, and the registrar's decision.
+
+    Contact details are personal data (PIPL): only the registrar reads them. The claim code that
+    lets the applicant collect its API key is stored as its SHA-256 only.
+    """
+
+    __tablename__ = "party_application"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    region: str = Field(sa_column=Column(String(6), nullable=False))
+    address: str = Field(sa_column=Column(String(300), nullable=False))
+    phone: str | None = Field(default=None, sa_column=Column(String(20)))
+    email: str | None = Field(default=None, sa_column=Column(String(254)))
+    role: str = Field(sa_column=Column(String(20), nullable=False))
+    description: str = Field(sa_column=Column(String(500), nullable=False))
+    consented_at: datetime  # when the applicant agreed to the processing of its personal data
+    status: str = Field(default=ApplicationStatus.SUBMITTED.value,
+                        sa_column=Column(String(12), nullable=False, index=True))
+    reason: str = Field(default="", sa_column=Column(String(2000), nullable=False))
+    party_id: int | None = Field(default=None, foreign_key="party.id")
+    decided_by_party_id: int | None = Field(default=None, foreign_key="party.id")
+    decided_at: datetime | None = None
+    claim_code_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    claimed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('organisation', 'individual')", name="application_kind"),
+        CheckConstraint("role IN ('project_owner', 'buyer')", name="application_role"),
+        CheckConstraint("status IN ('submitted', 'approved', 'rejected')", name="application_status"),
+        CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="application_has_contact"),
+        CheckConstraint("(status = 'approved') = (party_id IS NOT NULL)", name="application_approved_has_party"),
+        CheckConstraint("claimed_at IS NULL OR status = 'approved'", name="application_claimed_once_approved"),
     )

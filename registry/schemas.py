@@ -3,20 +3,58 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from registry import credits
-from registry.models import PartyKind, ProjectStatus, Role
+from registry.models import MAX_QUANTITY_KG, ApplicationStatus, PartyKind, PartyStatus, ProjectStatus, Role
 
-PositiveKg = Annotated[int, Field(strict=True, gt=0, description="Kilograms of CO2e; 1 credit = 1,000 kg")]
+PositiveKg = Annotated[int, Field(strict=True, gt=0, le=MAX_QUANTITY_KG,
+                                  description="Kilograms of CO2e; 1 credit = 1,000 kg; at most 10^12 (1 Gt)")]
+Unit = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY_KG, description="A unit (kg) number within an issuance")]
+Vintage = Annotated[int, Field(strict=True, ge=2000, le=2100, description="A calendar year")]
+# I-JSON (RFC 7493): integers a JSON number carries exactly, which RFC 8785 requires.
+JSON_SAFE_INT = 2**53 - 1
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Region = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$")]
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields refused, and nothing in it, however deep, that the registry
+    cannot store or sign: no NUL or unpaired surrogate in text, no NaN or infinity, no integer
+    beyond ±(2^53 − 1)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        _check_storable(data, "body")
+        return data
+
+
+def _check_storable(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where}: text may not hold a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where}: text holds an unpaired surrogate, which is not Unicode") from None
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{where}: NaN and infinity are not numbers the registry stores")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > JSON_SAFE_INT:
+            raise ValueError(f"{where}: integers are at most 2^53 − 1 in size (RFC 7493)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key, where)
+            _check_storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_storable(item, f"{where}[{index}]")
 
 
 # --- parties, keys, accounts ------------------------------------------------------------------
@@ -26,14 +64,44 @@ class PartyCreate(Strict):
     name: Name
     kind: PartyKind
     roles: list[Role] = Field(min_length=1)
+    region: Region | None = Field(None, description="Where the party is, ISO 3166-2 (e.g. CN-GD): a retirement "
+                                                    "of credits from another region is cross-regional")
 
 
 class PartyOut(BaseModel):
+    """A party as the registrar, an auditor and the party itself see it."""
+
     id: str
     name: str
     kind: str
     roles: list[str]
+    region: str | None
+    status: PartyStatus
+    status_reason: str
     created_at: datetime
+
+
+class PartyStatusChange(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ProjectSummary(BaseModel):
+    id: str
+    name: str
+    methodology_id: str
+    region: str
+    status: str
+
+
+class PublicPartyOut(BaseModel):
+    """A party as anyone sees it. An individual's name shows its first character only."""
+
+    id: str
+    name: str
+    kind: str
+    roles: list[str]
+    region: str | None
+    projects: list[ProjectSummary]
 
 
 class ApiKeyCreate(Strict):
@@ -94,6 +162,7 @@ class ProjectOut(BaseModel):
     id: str
     name: str
     owner: str
+    owner_name: str = Field(description="An individual's name shows its first character only")
     methodology_id: str
     methodology_version: str
     region: str
@@ -113,8 +182,8 @@ class ProjectOut(BaseModel):
 
 class SerialRangeIn(Strict):
     issuance: str
-    first_unit: int = Field(strict=True, ge=1)
-    last_unit: int = Field(strict=True, ge=1)
+    first_unit: Unit
+    last_unit: Unit
 
 
 class CreditSelection(Strict):
@@ -123,7 +192,7 @@ class CreditSelection(Strict):
     quantity_kg: PositiveKg | None = None
     serial_range: SerialRangeIn | None = None
     project: str | None = Field(None, description="Oldest-first only: units of this project")
-    vintage: int | None = Field(None, description="Oldest-first only: units of this vintage")
+    vintage: Vintage | None = Field(None, description="Oldest-first only: units of this vintage")
     methodology_id: str | None = Field(None, description="Oldest-first only: units of this methodology")
 
     @model_validator(mode="after")
@@ -169,7 +238,7 @@ class FreezeCreate(CreditSelection):
 
 class IssuanceCreate(Strict):
     project: str
-    vintage: int = Field(strict=True, ge=2000, le=2100)
+    vintage: Vintage
     quantity_kg: PositiveKg
     to_account: str
     verification_statement_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
@@ -207,11 +276,17 @@ class MovementOut(BaseModel):
 class IssuanceOut(BaseModel):
     id: str
     project: str
+    project_name: str
+    methodology_id: str
+    methodology_version: str
+    region: str
     number: int
     vintage: int
     quantity_kg: int
     serial: str
-    verification_statement_sha256: str | None
+    to_buffer_pool: bool = Field(description="The non-permanence share, issued to the registry's buffer pool")
+    verification_statement_sha256: str | None = Field(
+        description="The signed statement behind it: GET /api/v1/issuances/{id}/statement")
     issued_at: datetime
 
 
@@ -225,6 +300,12 @@ class BlockOut(BaseModel):
     status: str
     project: str
     vintage: int
+
+
+class PublicBlockOut(BlockOut):
+    """A block as anyone sees it: where a serial stands, not who holds it."""
+
+    retirement: str | None = Field(description="The retirement that retired it")
 
 
 class RetirementOut(BaseModel):
@@ -254,3 +335,125 @@ T = TypeVar("T")
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class HistoryLine(BaseModel):
+    """One ledger entry that moved units into or out of an account (or opened it)."""
+
+    entry: int = Field(description="The ledger entry: its proof at /api/v1/ledger-entries/{entry}/proof")
+    leaf_index: int | None
+    type: str
+    id: str = Field(description="The command: trf_…, ret_…, iss_…")
+    direction: Literal["in", "out", "in place", "opened"]
+    counterparty: str | None = Field(description="The other account, when there is one")
+    quantity_kg: int
+    serials: list[str]
+    at: str = Field(description="The entry's time, UTC")
+
+
+class StatsRow(BaseModel):
+    key: str | int = Field(description="The methodology, region, vintage or month (YYYY-MM)")
+    issued_kg: int
+    retired_kg: int
+    retired_cross_regional_kg: int = Field(description="Retired by a party in another region than the credits'")
+    cancelled_kg: int
+    held_kg: int = Field(description="Active or frozen in holders' accounts")
+    buffer_pool_kg: int
+
+
+class StatsOut(BaseModel):
+    totals: StatsRow
+    by_methodology: list[StatsRow]
+    by_region: list[StatsRow] = Field(description="By the credits' region of origin")
+    by_vintage: list[StatsRow]
+    by_month: list[StatsRow] = Field(description="Issued by month of issuance, retired by month of retirement; "
+                                                 "held and cancelled are not by month (0)")
+    retirements: int
+    cross_regional_retirements: int
+
+
+# --- account applications ---------------------------------------------------------------------
+
+
+# Lengths only: the registry checks what the text says and names each field that is wrong.
+ApplicantName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+ApplicantRegion = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
+class ApplicationCreate(Strict):
+    """A household's (or an organisation's) application. Each field is checked by the registry, which
+    names every one that is wrong (`invalid-application`)."""
+
+    name: ApplicantName = Field(description="The applicant's full name (a household: the person's name)")
+    kind: PartyKind = PartyKind.INDIVIDUAL
+    region: ApplicantRegion = Field(description="Where the applicant is, ISO 3166-2 (e.g. CN-JS)")
+    address: Address
+    phone: Phone | None = Field(None, description="A phone number; a phone number or an e-mail is required")
+    email: Email | None = None
+    role: Literal["project_owner", "buyer"] = Field(
+        description="project_owner: registers reductions (a rooftop, a charger); buyer: buys and retires credits")
+    description: Description = Field(description='What you will register, e.g. "8 kWp rooftop PV, '
+                                                   'grid-connected 2024"')
+    consent: bool = Field(strict=True, description="The applicant agrees to the registry processing the personal "
+                                                   "data given here (PIPL): required")
+
+
+class ApplicationReceipt(BaseModel):
+    id: str = Field(description="The application's reference")
+    status: ApplicationStatus
+    claim_code: str = Field(description="Shown once: with the reference it shows the decision and claims the key")
+    created_at: datetime
+
+
+class ApplicationOut(BaseModel):
+    """An application as the registrar sees it, contact details included."""
+
+    id: str
+    name: str
+    kind: str
+    region: str
+    address: str
+    phone: str | None
+    email: str | None
+    role: str
+    description: str
+    consented_at: datetime
+    status: ApplicationStatus
+    reason: str = Field(description="Why it was rejected")
+    party: str | None = Field(description="The party its approval created")
+    decided_by: str | None
+    decided_at: datetime | None
+    claimed_at: datetime | None = Field(description="When the applicant collected its API key")
+    created_at: datetime
+
+
+class ApplicationStatusOut(BaseModel):
+    """An application as its applicant sees it with the reference and the claim code."""
+
+    id: str
+    name: str = Field(description="An individual's name shows its first character only")
+    role: str
+    region: str
+    status: ApplicationStatus
+    reason: str
+    created_at: datetime
+    decided_at: datetime | None
+    claimed: bool
+
+
+class ApplicationRejection(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ApplicationClaim(Strict):
+    claim_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+
+
+class ClaimedKeyOut(BaseModel):
+    party: str
+    prefix: str
+    api_key: str = Field(description="Shown once. Send it as `Authorization: Bearer <api_key>`.")

@@ -4,10 +4,10 @@
     region:methodology:version:project:vintage:issuance:first-last:check
 
 Units are numbered 1…quantity_kg within an issuance, so the prefix (everything before the range)
-makes a serial unique across the registry. The check character is ISO/IEC 7064 MOD 37,36 over
+makes a serial unique across the registry. The check character is ISO/IEC 7064 MOD 37-2 over
 the letters and digits of everything before it (a pure system: weights are powers of 2 modulo
 the prime 37), so it catches every single mistyped character and every swap of two adjacent
-characters. Its value 36 is written `*`.
+characters. Its value 36 is written `*`. (The hybrid MOD 37,36 misses some adjacent swaps.)
 """
 
 from __future__ import annotations

@@ -13,17 +13,15 @@ import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, make_url, text
-from sqlmodel import SQLModel
+from sqlalchemy.exc import OperationalError
 
-import api.idempotency  # noqa: F401  (its table is in the metadata too)
-import registry.ledger.models
-import registry.models  # noqa: F401
-import verification.models  # noqa: F401
+from api.tables import METADATA
 from registry.db import Database
 from registry.ledger.signing import LogSigner
 from registry.migrate import upgrade_database
@@ -50,30 +48,52 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgres_admin_url() -> str:
+    """The server to make test databases on; skips (or, in CI, fails) the test when there is none."""
     admin_url = _postgres_admin_url()
     if admin_url is None:
         if POSTGRES_REQUIRED:
             pytest.fail("PostgreSQL is required (CIR_TEST_POSTGRES_REQUIRED=1) but none answers")
         pytest.skip("no PostgreSQL server: set CIR_TEST_POSTGRES_URL or start one on 127.0.0.1:5432")
+    return admin_url
+
+
+@contextmanager
+def fresh_postgres_database(admin_url: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database for the duration; dropped afterwards."""
     name = f"cir_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        # Something answers on the port but will not let us in (a password, another user):
+        # that is no PostgreSQL for these tests unless CI said one is required.
+        admin.dispose()
+        if POSTGRES_REQUIRED:
+            pytest.fail(f"PostgreSQL is required (CIR_TEST_POSTGRES_REQUIRED=1) but refused us: {exc.orig}")
+        pytest.skip(f"PostgreSQL at {make_url(admin_url).render_as_string()} refused us: {exc.orig}")
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    upgrade_database(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with fresh_postgres_database(postgres_admin_url()) as url:
+        yield url
 
 
 def empty_database(url: str) -> None:
     """Delete every row a test may have written; keep the migration's system accounts."""
     engine = create_engine(url)
     with engine.begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
+        for table in reversed(METADATA.sorted_tables):
             where = " WHERE party_id IS NOT NULL" if table.name == "account" else ""
             conn.execute(text(f'DELETE FROM "{table.name}"{where}'))
     engine.dispose()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from registry.db import Database
@@ -16,8 +17,8 @@ from registry.settings import Settings
 
 
 @contextmanager
-def live_server(db: Database, signer: LogSigner, settings: Settings) -> Iterator[str]:
-    app = create_app(settings, db=db, signer=signer, migrate=False)
+def live_server(db: Database, signer: LogSigner, settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
+    app = app or create_app(settings, db=db, signer=signer, migrate=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -101,16 +101,16 @@ def test_public_log_endpoints(client: TestClient, world: World, db: Database, si
     assert note.headers["content-type"].startswith("text/plain")
     key = parse_verifier_key(client.get("/api/v1/log/key").text)
     cp = verify_checkpoint(note.text, key)
-    assert cp.tree_size == 3
-    entry = client.get("/api/v1/log/entries/1")
+    assert cp.tree_size == 5  # two accounts opened, an issuance, two transfers
+    entry = client.get("/api/v1/log/entries/3")
     assert b'"type":"transfer"' in entry.content
-    proof = client.get("/api/v1/log/proof/inclusion", params={"index": 1, "tree_size": 3}).json()
-    verify_inclusion(1, 3, leaf_hash(entry.content), [base64.b64decode(h) for h in proof["hashes"]], cp.root_hash)
-    consistency = client.get("/api/v1/log/proof/consistency", params={"old": 1, "new": 3}).json()
-    assert consistency["old_size"] == 1 and len(consistency["hashes"]) == 2
+    proof = client.get("/api/v1/log/proof/inclusion", params={"index": 3, "tree_size": 5}).json()
+    verify_inclusion(3, 5, leaf_hash(entry.content), [base64.b64decode(h) for h in proof["hashes"]], cp.root_hash)
+    consistency = client.get("/api/v1/log/proof/consistency", params={"old": 1, "new": 5}).json()
+    assert consistency["old_size"] == 1 and len(consistency["hashes"]) == 3
     assert client.get("/api/v1/log/entries/99").status_code == 404
-    assert client.get("/api/v1/log/proof/inclusion", params={"index": 3, "tree_size": 3}).status_code == 422
-    assert client.get("/api/v1/log/proof/inclusion", params={"index": 0, "tree_size": 4}).status_code == 422
+    assert client.get("/api/v1/log/proof/inclusion", params={"index": 5, "tree_size": 5}).status_code == 422
+    assert client.get("/api/v1/log/proof/inclusion", params={"index": 0, "tree_size": 6}).status_code == 422
 
 
 @pytest.mark.parametrize(

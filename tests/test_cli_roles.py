@@ -52,6 +52,12 @@ def test_walkthrough_register_upload_verify_and_prove(db: Database, signer: LogS
         project = json.loads(cir("project", "create", str(project_file), key=world.owner_key))["id"]
         cir("project", "status", project, "submitted", key=world.owner_key)
         cir("project", "status", project, "under_validation", key=verifier_key)
+        refused = runner.invoke(app, ["project", "status", project, "registered"], env={"CIR_API_KEY": verifier_key})
+        assert refused.exit_code == 1 and "validation-report-missing" not in refused.output
+        assert "no validation report" in refused.output
+        (tmp_path / "validation.md").write_text("# Validation report\nMeter SH-1 seen on site.\n")
+        cir("project", "document", project, str(tmp_path / "validation.md"), "--title", "Validation report",
+            "--kind", "validation_report", key=verifier_key)
         assert "registered" in cir("project", "status", project, "registered", key=verifier_key)
 
         (tmp_path / "params.json").write_text(json.dumps(PV_PARAMS))
@@ -63,8 +69,10 @@ def test_walkthrough_register_upload_verify_and_prove(db: Database, signer: LogS
         cir("report", "submit", report, key=world.owner_key)
         cir("verifier", "take", report, key=verifier_key)
         statement = tmp_path / "statement.json"
-        cir("verifier", "template", report, str(statement), key=verifier_key)
-        signature = cir("verifier", "sign", str(statement), "--key", str(tmp_path / "cqc.pem")).strip()
+        cir("verifier", "template", report, str(statement), "--opinion", "Reasonable assurance.", key=verifier_key)
+        signed = runner.invoke(app, ["verifier", "sign", str(statement), "--key", str(tmp_path / "cqc.pem")])
+        assert signed.exit_code == 0 and "verified 462,000 kg of 462,000 computed" in signed.stderr
+        signature = signed.stdout.strip()
         approved = cir("verifier", "approve", report, "--statement", str(statement), "--signature", signature,
                        key=verifier_key)
         assert f"{report} is issued" in approved

@@ -7,17 +7,21 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlmodel import Session
 
-from registry import credits, errors, service
+from registry import credits, errors
+from registry.accounts import get_account
 from registry.credits import OldestFirstSelection, RetirementDetails, SerialRangeSelection
 from registry.db import Database
 from registry.ledger import log
 from registry.ledger.audit import audit
 from registry.ledger.signing import LogSigner
 from registry.models import CreditBlock
+from registry.parties import get_party
 from tests.world import World, issue, make_world
 
 THREADS = 20
@@ -25,7 +29,7 @@ DETAILS = RetirementDetails("Suzhou Precision Parts Factory", "organisation", "N
                             date(2025, 1, 1), date(2025, 12, 31))
 
 
-def race(db: Database, world: World, attempt) -> Counter[str]:  # type: ignore[no-untyped-def]
+def race(db: Database, world: World, attempt: Callable[[Session, int], None]) -> Counter[str]:
     """Run `attempt(session, i)` in THREADS threads released at once; count outcomes by name."""
     barrier = threading.Barrier(THREADS)
     outcomes: Counter[str] = Counter()
@@ -68,7 +72,7 @@ def test_twenty_threads_transfer_and_retire_the_same_serial_range(db: Database, 
     iss = issue(db, world, 1_000).ranges[0].issuance_public_id
     whole = SerialRangeSelection(iss, 1, 1_000)
 
-    def attempt(s, i: int) -> None:  # type: ignore[no-untyped-def]
+    def attempt(s: Session, i: int) -> None:
         if i % 2:
             credits.retire_credits(s, world.owner, world.owner_account, None, whole, DETAILS)
         else:
@@ -86,15 +90,15 @@ def test_twenty_threads_draw_oldest_first_from_one_balance(db: Database, signer:
     issue(db, world, 700, vintage=2024)
     issue(db, world, 300, vintage=2025)
 
-    def attempt(s, i: int) -> None:  # type: ignore[no-untyped-def]
+    def attempt(s: Session, i: int) -> None:
         credits.transfer_credits(s, world.owner, world.owner_account, world.factory_account, 100,
                                  OldestFirstSelection())
 
     outcomes = race(db, world, attempt)
     assert outcomes == Counter({"won": 10, "InsufficientCredits": 10}), outcomes
     with db.read() as s:
-        factory = credits.account_balances(s, service.get_account(s, world.factory_account).id)
-        owner = credits.account_balances(s, service.get_account(s, world.owner_account).id)
+        factory = credits.account_balances(s, get_account(s, world.factory_account).id)
+        owner = credits.account_balances(s, get_account(s, world.owner_account).id)
     assert factory[0]["active_kg"] == 1_000 and owner == []
     assert_consistent(db, signer)
 
@@ -105,7 +109,7 @@ def _process_attempt(args: tuple[str, str, str, str, str]) -> str:
     db = Database(url, pool_size=1)
     try:
         with db.write() as s:
-            owner = service.get_party(s, owner_public_id)
+            owner = get_party(s, owner_public_id)
             credits.transfer_credits(s, owner, source, target, None, SerialRangeSelection(issuance, 1, 500))
         return "won"
     except errors.CreditsNotAvailable:

@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy import select
+from sqlmodel import Session
 
 from registry import credits, errors
 from registry.credits import OldestFirstSelection, RetirementDetails, SerialRangeSelection
@@ -42,7 +44,7 @@ def test_ledger_invariants_hold_under_random_commands(db: Database, signer: LogS
             self.accounts = [self.world.owner_account, self.world.factory_account]
             self.holders = {self.world.owner_account: self.world.owner, self.world.factory_account: self.world.factory}
 
-        def run(self, command) -> None:  # type: ignore[no-untyped-def]
+        def run(self, command: Callable[[Session], object]) -> None:
             try:
                 with db.write() as s:
                     command(s)
@@ -78,7 +80,7 @@ def test_ledger_invariants_hold_under_random_commands(db: Database, signer: LogS
         def retire(self, source: int, quantity: int) -> None:
             src = self.accounts[source]
 
-            def command(s):  # type: ignore[no-untyped-def]
+            def command(s: Session) -> object:
                 _, movement = credits.retire_credits(s, self.holders[src], src, quantity, OldestFirstSelection(),
                                                      DETAILS)
                 self.pending_retired = {(r.issuance_public_id, r.first_unit, r.last_unit) for r in movement.ranges}

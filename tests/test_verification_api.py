@@ -14,6 +14,7 @@ from registry.db import Database
 from registry.ledger import log
 from registry.ledger.signing import LogSigner
 from registry.ledger.verify import leaf_hash, parse_verifier_key, verify_checkpoint, verify_inclusion
+from registry.parties import get_party, issue_api_key
 from registry.settings import Settings
 from tests.api_client import auth
 from tests.verification_world import PV_DATA, PV_PARAMS, Verifier, accredit
@@ -42,20 +43,26 @@ def setup(db: Database, signer: LogSigner, tmp_path: Path) -> Any:
 
 
 def issue_key(db: Database, verifier: Verifier) -> str:
-    from registry import service
 
     with db.write() as s:
-        return service.issue_api_key(s, service.get_party(s, verifier.party.public_id))[1]
+        party = get_party(s, verifier.party.public_id)
+        return issue_api_key(s, party, party)[1]
 
 
 def register(client: TestClient, world: World, verifier_key: str, body: dict[str, Any] = PROJECT) -> str:
     r = client.post("/api/v1/projects", headers=auth(world.owner_key), json=body)
     assert r.status_code == 201, r.text
     project = r.json()["id"]
-    steps = [(world.owner_key, "submitted"), (verifier_key, "under_validation"), (verifier_key, "registered")]
-    for key, status in steps:
+    for key, status in ((world.owner_key, "submitted"), (verifier_key, "under_validation")):
         r = client.post(f"/api/v1/projects/{project}/status", headers=auth(key), json={"status": status})
         assert r.status_code == 200, r.text
+    report = client.put("/api/v1/uploads", headers=auth(verifier_key), content=b"# Validation report\nValidated.\n")
+    r = client.post(f"/api/v1/projects/{project}/documents", headers=auth(verifier_key), json={
+        "title": "Validation report", "filename": "validation.md", "sha256": report.json()["sha256"],
+        "kind": "validation_report"})
+    assert r.status_code == 201, r.text
+    r = client.post(f"/api/v1/projects/{project}/status", headers=auth(verifier_key), json={"status": "registered"})
+    assert r.status_code == 200, r.text
     return project
 
 
@@ -100,11 +107,12 @@ def test_register_upload_verify_and_prove_the_credits(setup: Any, db: Database, 
     assert issuance["verification_statement_sha256"] == r.json()["statement_sha256"]
     key = parse_verifier_key(client.get("/api/v1/log/key").text)
     checkpoint = verify_checkpoint(client.get("/api/v1/log/checkpoint").text, key)
-    entry = client.get("/api/v1/log/entries/0").content
+    index = client.get(f"/api/v1/ledger-entries/{r.json()['ledger_entries'][0]}").json()["leaf_index"]
+    entry = client.get(f"/api/v1/log/entries/{index}").content
     assert json.loads(entry)["verification_statement_sha256"] == r.json()["statement_sha256"]
-    proof = client.get("/api/v1/log/proof/inclusion", params={"index": 0, "tree_size": checkpoint.tree_size}).json()
-    verify_inclusion(0, checkpoint.tree_size, leaf_hash(entry), [base64.b64decode(h) for h in proof["hashes"]],
-                     checkpoint.root_hash)
+    proof = client.get("/api/v1/log/proof/inclusion", params={"index": index, "tree_size": checkpoint.tree_size})
+    verify_inclusion(index, checkpoint.tree_size, leaf_hash(entry),
+                     [base64.b64decode(h) for h in proof.json()["hashes"]], checkpoint.root_hash)
     public_trail = client.get(f"/api/v1/projects/{project}/trail").json()
     assert [e["action"] for e in public_trail][-2:] == ["verified", "credits issued"]
     assert all(e["note"] is None for e in public_trail)
@@ -163,8 +171,11 @@ def test_statement_failures_over_http(setup: Any, db: Database) -> None:
     client.post(f"/api/v1/reports/{rid}/submit", headers=auth(world.owner_key))
     client.post(f"/api/v1/reports/{rid}/verification", headers=auth(cqc_key))
     template = client.get(f"/api/v1/reports/{rid}/statement-template", headers=auth(cqc_key)).json()
+    assert template["opinion"] == ""  # the verifier writes it
+    template["opinion"] = "Reasonable assurance."
     other = accredit(db, world, "Unregistered key holder", ["*"], ["CN-JS"])
     bad = [
+        ({**template, "opinion": "  "}, None, "statement-invalid"),
         (template, sign_statement(template, other.key), "statement-signature-invalid"),
         ({**template, "verified_kg": {"2023": 1}}, sign_statement(template, cqc.key), "statement-signature-invalid"),
         ({**template, "verified_kg": {"2023": 500_000}}, None, "statement-invalid"),

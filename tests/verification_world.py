@@ -11,12 +11,19 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from registry import service
+from demo.data import rectangle_parcel
+from methodologies.plugin import AssetKind
 from registry.db import Database
 from registry.models import Party, PartyKind, ProjectStatus, Role
-from tests.world import World, make_world
-from verification import service as vservice
-from verification.models import AssetKind, MonitoringReport
+from registry.parties import create_party
+from registry.projects import ProjectDetails, get_project
+from tests.world import World, make_world, validate
+from verification.accreditation import accredit_verifier
+from verification.assets import AssetSpec
+from verification.flows import Approval, approve_report, statement_template
+from verification.models import MonitoringReport
+from verification.projects import change_project_status, register_project
+from verification.reports import create_report, get_report, start_verification, submit_report
 from verification.statements import public_key_pem, sign_statement
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "methodologies" / "examples"
@@ -48,22 +55,21 @@ def accredit(db: Database, world: World, name: str, methodologies: list[str], re
              valid_from: date = date(2020, 1, 1), valid_until: date = date(2035, 12, 31)) -> Verifier:
     key = Ed25519PrivateKey.generate()
     with db.write() as s:
-        party = service.create_party(s, name, PartyKind.ORGANISATION, [Role.VERIFIER])
-        accreditation = vservice.accredit_verifier(s, world.registrar, party.public_id, public_key_pem(key),
+        party = create_party(s, world.registrar, name, PartyKind.ORGANISATION, [Role.VERIFIER])
+        accreditation = accredit_verifier(s, world.registrar, party.public_id, public_key_pem(key),
                                                    methodologies, regions, valid_from, valid_until)
         return Verifier(party, key, accreditation.public_id)
 
 
 def register_pv_project(db: Database, world: World, meters: list[str], name: str = "SIP rooftop PV") -> str:
     with db.write() as s:
-        project = vservice.register_project(s, world.owner, service.ProjectDetails(
+        project = register_project(s, world.owner, ProjectDetails(
             name=name, methodology_id="CIR-PV-DG", methodology_version="1.0", region="CN-JS",
             location="Suzhou Industrial Park", capacity=1000.0, capacity_unit="kWp",
             crediting_period_start=date(2023, 1, 1), crediting_period_end=date(2032, 12, 31),
-        ), [vservice.AssetSpec(AssetKind.METER, m) for m in meters])
-        vservice.change_project_status(s, world.owner, project, ProjectStatus.SUBMITTED)
-        vservice.change_project_status(s, world.registrar, project, ProjectStatus.UNDER_VALIDATION)
-        vservice.change_project_status(s, world.registrar, project, ProjectStatus.REGISTERED)
+        ), [AssetSpec(AssetKind.METER, m) for m in meters])
+        change_project_status(s, world.owner, project, ProjectStatus.SUBMITTED)
+        validate(s, world.registrar, project)
         return project.public_id
 
 
@@ -78,8 +84,8 @@ def upload_report(db: Database, vw: VerificationWorld, data: Path = PV_DATA,
                   params: dict[str, Any] | None = None, project: str | None = None,
                   period: tuple[date, date] = (date(2023, 1, 1), date(2023, 12, 31))) -> str:
     with db.write() as s:
-        report = vservice.create_report(
-            s, vw.base.owner, service.get_project(s, project or vw.project), period[0], period[1], data,
+        report = create_report(
+            s, vw.base.owner, get_project(s, project or vw.project), period[0], period[1], data,
             hashlib.sha256(data.read_bytes()).hexdigest(), data.name, PV_PARAMS if params is None else params,
             vw.base.owner_account, MAX_BYTES)
         return report.public_id
@@ -87,21 +93,36 @@ def upload_report(db: Database, vw: VerificationWorld, data: Path = PV_DATA,
 
 def report(db: Database, public_id: str) -> MonitoringReport:
     with db.read() as s:
-        return vservice.get_report(s, public_id)
+        return get_report(s, public_id)
 
 
 def submit_and_start(db: Database, vw: VerificationWorld, report_id: str, verifier: Verifier) -> dict[str, Any]:
     """Submit as the owner, take it as the verifier; return the statement template to sign."""
     with db.write() as s:
-        vservice.submit_report(s, vw.base.owner, vservice.get_report(s, report_id))
+        submit_report(s, vw.base.owner, get_report(s, report_id))
     with db.write() as s:
-        vservice.start_verification(s, verifier.party, vservice.get_report(s, report_id))
+        start_verification(s, verifier.party, get_report(s, report_id))
     with db.read() as s:
-        return vservice.statement_template(s, verifier.party, vservice.get_report(s, report_id))
+        template = statement_template(s, verifier.party, get_report(s, report_id))
+    template["opinion"] = "Reasonable assurance: the data are complete and match the site visit."
+    return template
 
 
 def approve(db: Database, report_id: str, verifier: Verifier, statement: dict[str, Any],
-            signature: str | None = None) -> vservice.Approval:
+            signature: str | None = None) -> Approval:
     with db.write() as s:
-        return vservice.approve_report(s, verifier.party, vservice.get_report(s, report_id), statement,
+        return approve_report(s, verifier.party, get_report(s, report_id), statement,
                                        signature if signature is not None else verifier.sign(statement), False)
+
+
+def register_wetland(db: Database, vw: VerificationWorld) -> str:
+    """A registered 30 ha wetland whose parcels A and B are the strata of the example data."""
+    with db.write() as s:
+        project = register_project(s, vw.base.owner, ProjectDetails(
+            "Qinhu wetland", "CIR-WET-SINK", "1.0", "CN-JS", "Taizhou", capacity=30.0, capacity_unit="ha",
+            crediting_period_start=date(2022, 1, 1), crediting_period_end=date(2051, 12, 31)),
+            [AssetSpec(AssetKind.PARCEL, "A", area_m2=200_000, geometry=rectangle_parcel(121.50, 28.60, 500, 400)),
+             AssetSpec(AssetKind.PARCEL, "B", area_m2=100_000, geometry=rectangle_parcel(121.52, 28.60, 250, 400))])
+        change_project_status(s, vw.base.owner, project, ProjectStatus.SUBMITTED)
+        validate(s, vw.cqc.party, project)
+        return project.public_id

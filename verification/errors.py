@@ -15,8 +15,12 @@ class UnknownReport(NotFound):
     code = "unknown-report"
 
 
+class UnknownStatement(NotFound):
+    code = "unknown-statement"
+
+
 class UnknownAccreditation(NotFound):
-    code = "unknown-verifier"
+    code = "unknown-accreditation"
 
 
 class AssetAlreadyRegistered(Conflict):
@@ -37,6 +41,12 @@ class CreditedElsewhere(Conflict):
 
 class OverlappingMonitoringPeriod(Conflict):
     code = "overlapping-monitoring-period"
+
+
+class ValidationReportMissing(Conflict):
+    """A project is registered only once its validator has filed a validation report."""
+
+    code = "validation-report-missing"
 
 
 class CreditingPeriodInvalid(InvalidRequest):

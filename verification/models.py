@@ -1,21 +1,13 @@
 """Verification tables: accredited verifiers, project assets, monitoring reports, signed
 statements, and the trail of every workflow step."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, String, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
 
 from registry.models import big_int, utcnow
-
-
-class AssetKind(StrEnum):
-    METER = "meter"
-    CHARGER = "charger"
-    PARCEL = "parcel"
 
 
 class ReportStatus(StrEnum):
@@ -28,6 +20,12 @@ class ReportStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class AccreditationStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # may neither take nor approve until reinstated
+    REVOKED = "revoked"  # for good
+
+
 class VerifierAccreditation(SQLModel, table=True):
     """The registrar's accreditation of a verification body: its key, scope and validity."""
 
@@ -38,15 +36,38 @@ class VerifierAccreditation(SQLModel, table=True):
     party_id: int = Field(foreign_key="party.id", index=True)
     public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # raw 32-byte Ed25519
     key_id: str = Field(sa_column=Column(String(16), unique=True, nullable=False))
-    # Space-separated methodology ids and ISO 3166-2 regions; "*" means any.
-    methodologies: str
-    regions: str
     valid_from: date
     valid_until: date
-    revoked_at: datetime | None = None
+    status: str = Field(default=AccreditationStatus.ACTIVE.value, sa_column=Column(String(12), nullable=False))
+    status_reason: str = ""
+    status_changed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    scopes: list["AccreditationScope"] = Relationship(sa_relationship_kwargs={"lazy": "selectin"})
 
-    __table_args__ = (CheckConstraint("valid_until >= valid_from", name="accreditation_period_ordered"),)
+    __table_args__ = (
+        CheckConstraint("valid_until >= valid_from", name="accreditation_period_ordered"),
+        CheckConstraint("status IN ('active', 'suspended', 'revoked')", name="accreditation_status"),
+    )
+
+    def covers(self, methodology_id: str, region: str, methodology_version: str | None = None) -> bool:
+        return any(scope.covers(methodology_id, region, methodology_version) for scope in self.scopes)
+
+
+class AccreditationScope(SQLModel, table=True):
+    """One methodology (or `*`, any; optionally one version) in one region (or `*`) that an
+    accreditation covers: rows, not a string, so that "who may verify this?" is one query."""
+
+    __tablename__ = "accreditation_scope"
+
+    id: int | None = Field(default=None, primary_key=True)
+    accreditation_id: int = Field(foreign_key="verifier_accreditation.id", index=True)
+    methodology_id: str = Field(sa_column=Column(String(40), nullable=False))
+    methodology_version: str | None = Field(default=None, sa_column=Column(String(20)))  # None: every version
+    region: str = Field(sa_column=Column(String(6), nullable=False))
+
+    def covers(self, methodology_id: str, region: str, methodology_version: str | None = None) -> bool:
+        return (self.methodology_id in ("*", methodology_id) and self.region in ("*", region)
+                and (self.methodology_version is None or self.methodology_version == methodology_version))
 
 
 class Affiliation(SQLModel, table=True):
@@ -71,7 +92,9 @@ class ProjectAsset(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)
     kind: str = Field(sa_column=Column(String(12), nullable=False))
-    identifier: str
+    identifier: str  # as the owner typed it, for display
+    # NFKC, trimmed, case-folded (`verification.assets.identifier_key`): what uniqueness compares.
+    identifier_key: str = Field(sa_column=Column(String(120), nullable=False))
     area_m2: int | None = None  # parcels
     # Parcels: a GeoJSON polygon (WGS 84 lon/lat) and its bounding box, so that overlap checks
     # only test the parcels whose boxes meet.
@@ -87,7 +110,7 @@ class ProjectAsset(SQLModel, table=True):
         Index(
             "ux_asset_active_once",
             "kind",
-            "identifier",
+            "identifier_key",
             unique=True,
             postgresql_where=text("active"),
             sqlite_where=text("active"),
@@ -107,12 +130,20 @@ class ExternalRegistration(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     scheme: str = Field(sa_column=Column(String(20), nullable=False))
     identifier: str
+    identifier_key: str = Field(sa_column=Column(String(120), nullable=False))
     asset_kind: str | None = Field(default=None, sa_column=Column(String(12)))  # imported: project/meter/…
     project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
     note: str = ""
     created_at: datetime = Field(default_factory=utcnow)
 
-    __table_args__ = (Index("ix_external_registration_lookup", "scheme", "identifier"),)
+    __table_args__ = (Index("ix_external_registration_lookup", "scheme", "identifier_key"),)
+
+
+class DocumentKind(StrEnum):
+    DESIGN = "design"  # the project design document
+    PERMIT = "permit"  # grid connection, land use, …
+    VALIDATION_REPORT = "validation_report"  # the validator's: required before a project is registered
+    OTHER = "other"
 
 
 class ProjectDocument(SQLModel, table=True):
@@ -122,11 +153,17 @@ class ProjectDocument(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)
+    kind: str = Field(default=DocumentKind.OTHER.value, sa_column=Column(String(24), nullable=False))
     title: str
     filename: str
     sha256: str = Field(sa_column=Column(String(64), nullable=False))
     bytes: int = Field(sa_column=big_int(nullable=False))
+    filed_by_party_id: int | None = Field(default=None, foreign_key="party.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('design', 'permit', 'validation_report', 'other')", name="document_kind"),
+    )
 
 
 class MonitoringReport(SQLModel, table=True):
@@ -162,6 +199,19 @@ class MonitoringReport(SQLModel, table=True):
             name="report_status",
         ),
     )
+
+
+class ReportAsset(SQLModel, table=True):
+    """An asset a report's data names: a meter-month is credited by one report only, whichever
+    project holds the meter."""
+
+    __tablename__ = "report_asset"
+
+    report_id: int = Field(foreign_key="monitoring_report.id", primary_key=True)
+    kind: str = Field(sa_column=Column(String(12), primary_key=True))
+    identifier_key: str = Field(sa_column=Column(String(120), primary_key=True))
+
+    __table_args__ = (Index("ix_report_asset_lookup", "kind", "identifier_key"),)
 
 
 class VerificationStatement(SQLModel, table=True):

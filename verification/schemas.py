@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, RootModel, StringConstraints
 
+from methodologies.plugin import AssetKind
 from registry.schemas import ProjectCreate, Strict
-from verification.models import AssetKind
+from verification.models import AccreditationStatus, DocumentKind
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
@@ -20,11 +21,20 @@ class UploadOut(BaseModel):
 
 class AccreditationCreate(Strict):
     party: str
-    public_key_pem: str = Field(description="The verifier's Ed25519 public key (PEM); it keeps the private key")
-    methodologies: list[str] = Field(min_length=1, description='Methodology ids, or ["*"] for all')
-    regions: list[str] = Field(min_length=1, description='ISO 3166-2 regions, or ["*"] for all')
+    public_key_pem: str = Field(max_length=2000,
+                                description="The verifier's Ed25519 public key (PEM); it keeps the private key")
+    methodologies: list[str] = Field(min_length=1, max_length=50, description=(
+        'Installed methodology ids (every version: "CIR-PV-DG"; one version: "CIR-PV-DG@1.0"), or ["*"] for all'))
+    regions: list[str] = Field(min_length=1, max_length=50,
+                               description='ISO 3166-2 subdivision codes such as "CN-JS", or ["*"] for all')
     valid_from: date
     valid_until: date
+
+
+class ScopeOut(BaseModel):
+    methodology_id: str = Field(description="A methodology id, or * for any")
+    methodology_version: str | None = Field(description="null: every version")
+    region: str = Field(description="ISO 3166-2, or * for any")
 
 
 class AccreditationOut(BaseModel):
@@ -32,10 +42,23 @@ class AccreditationOut(BaseModel):
     party: str
     party_name: str
     key_id: str
-    methodologies: list[str]
-    regions: list[str]
+    public_key_pem: str = Field(description="Check a signed statement with it: `cir verify-statement`")
+    scope: list[ScopeOut]
     valid_from: date
     valid_until: date
+    status: AccreditationStatus
+    status_reason: str
+
+
+class SignedStatementOut(BaseModel):
+    statement: dict[str, Any] = Field(description="As the verifier signed it (its RFC 8785 bytes are what was signed)")
+    signature: str = Field(description="Base64 Ed25519 signature")
+    sha256: str = Field(description="SHA-256 of the statement's canonical bytes")
+    verifier: AccreditationOut = Field(description="The accreditation whose key signed it, with the public key")
+
+
+class AccreditationStatusChange(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
 class AffiliationCreate(Strict):
@@ -61,6 +84,9 @@ class DocumentIn(Strict):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     filename: Annotated[str, StringConstraints(pattern=r"^[^/\\]{1,200}$")]
     sha256: Sha256 = Field(description="From PUT /api/v1/uploads")
+    kind: DocumentKind = Field(DocumentKind.OTHER, description=(
+        "design, permit or other (the owner's); validation_report (the validator's, while the project is "
+        "under validation: it must be filed before the project is registered)"))
 
 
 class ProjectRegistration(ProjectCreate):
@@ -84,11 +110,17 @@ class ImportOut(BaseModel):
 
 
 class DocumentOut(BaseModel):
+    kind: str
     title: str
     filename: str
     sha256: str
     bytes: int
+    filed_by: str | None = Field(description="The party that filed it")
     url: str
+
+
+class DocumentList(RootModel[list[DocumentOut]]):
+    """A project's documents (a list, as a model the write path can return)."""
 
 
 class AssetOut(BaseModel):
@@ -116,6 +148,12 @@ class ReportDataReplace(Strict):
 class ReportOut(BaseModel):
     id: str
     project: str
+    project_name: str
+    methodology_id: str
+    methodology_version: str
+    region: str
+    owner: str
+    owner_name: str
     period_start: date
     period_end: date
     status: str

@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 STATEMENT_TYPE = "cir-verification-statement"
-STATEMENT_VERSION = 1
+# 2: the statement names the project, its owner, the period, the vintages, the receiving account
+# and the buffer share, so that a verifier knows exactly what it signs.
+STATEMENT_VERSION = 2
 
 
 class BadSignature(Exception):
@@ -53,6 +55,12 @@ def public_key_pem(private_key: Ed25519PrivateKey) -> str:
     """The public half as PEM (SubjectPublicKeyInfo): what a verifier gives the registrar."""
     return private_key.public_key().public_bytes(serialization.Encoding.PEM,
                                                  serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def raw_public_key_pem(public_key_raw: bytes) -> str:
+    """The PEM (SubjectPublicKeyInfo) of a raw 32-byte Ed25519 public key, as accreditations publish it."""
+    return Ed25519PublicKey.from_public_bytes(public_key_raw).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from api.deps import DB, Signer
 from registry import errors
 from registry.ledger import log
+from registry.models import MAX_INT64
 
 router = APIRouter(prefix="/api/v1/log", tags=["log"])
 
-NonNegative = Annotated[int, Query(ge=0)]
-Positive = Annotated[int, Query(ge=1)]
+NonNegative = Annotated[int, Query(ge=0, le=MAX_INT64)]
+Positive = Annotated[int, Query(ge=1, le=MAX_INT64)]
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse,
@@ -35,7 +36,7 @@ def key(signer: Signer) -> PlainTextResponse:
 
 @router.get("/entries/{index}", summary="The entry at a leaf index: its canonical JSON bytes",
             response_class=Response, responses={200: {"content": {"application/json": {}}}})
-def entry(index: int, db: DB) -> Response:
+def entry(index: Annotated[int, Path(ge=0, le=MAX_INT64)], db: DB) -> Response:
     with db.read() as s:
         return Response(log.entry_at(s, index), media_type="application/json")
 

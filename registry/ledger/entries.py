@@ -1,8 +1,16 @@
-"""The one ledger writer: every credit movement goes through `append_entry`."""
+"""The ledger's vocabulary, defined once, and its one writer.
+
+Every credit movement is an entry of one `EntryType`. `MOVEMENT_RULES` says, for each type that
+moves existing units, which statuses the units must have and which status they end in: the
+commands in `registry.credits` move units by these rules, and `registry.ledger.audit` replays
+the log by the same rules.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import rfc8785
@@ -10,9 +18,38 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from registry.ledger.models import LedgerEntry
-from registry.models import table
+from registry.models import BlockStatus, table
 
 ENTRY_FORMAT_VERSION = 1
+
+
+class EntryType(StrEnum):
+    OPEN_ACCOUNT = "open_account"  # a holding account and the party that holds it; moves no units
+    ISSUE = "issue"
+    TRANSFER = "transfer"
+    BUFFER_CONTRIBUTION = "buffer_contribution"
+    RETIRE = "retire"
+    CANCEL = "cancel"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+
+
+@dataclass(frozen=True)
+class MovementRule:
+    from_statuses: tuple[BlockStatus, ...]
+    to_status: BlockStatus
+    id_prefix: str  # of the command's public id, which the entry carries as `id`
+
+
+MOVEMENT_RULES: dict[EntryType, MovementRule] = {
+    EntryType.TRANSFER: MovementRule((BlockStatus.ACTIVE,), BlockStatus.ACTIVE, "trf"),
+    EntryType.BUFFER_CONTRIBUTION: MovementRule((BlockStatus.ACTIVE,), BlockStatus.ACTIVE, "trf"),
+    EntryType.RETIRE: MovementRule((BlockStatus.ACTIVE,), BlockStatus.RETIRED, "ret"),
+    EntryType.CANCEL: MovementRule((BlockStatus.ACTIVE, BlockStatus.FROZEN), BlockStatus.CANCELLED, "cnl"),
+    EntryType.FREEZE: MovementRule((BlockStatus.ACTIVE,), BlockStatus.FROZEN, "frz"),
+    EntryType.UNFREEZE: MovementRule((BlockStatus.FROZEN,), BlockStatus.ACTIVE, "ufz"),
+}
+
 _ENTRIES = table(LedgerEntry)
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
 
@@ -28,16 +65,16 @@ def canonical_json(value: Any) -> bytes:
 
 def append_entry(
     session: Session,
-    kind: str,
+    kind: EntryType,
     body: dict[str, Any],
     from_account_id: int | None,
     to_account_id: int | None,
 ) -> tuple[int, bytes]:
     """Write one entry in the caller's transaction; the sequencer gives it a leaf index later."""
-    document = {"v": ENTRY_FORMAT_VERSION, "type": kind, "time": utc_timestamp(), **body}
+    document = {"v": ENTRY_FORMAT_VERSION, "type": kind.value, "time": utc_timestamp(), **body}
     canonical = canonical_json(document)
-    entry_id = session.connection().execute(_INSERT_ENTRY, {
-        "kind": kind, "body": canonical, "from_account_id": from_account_id, "to_account_id": to_account_id,
+    entry_id: int = session.connection().execute(_INSERT_ENTRY, {
+        "kind": kind.value, "body": canonical, "from_account_id": from_account_id, "to_account_id": to_account_id,
         "created_at": datetime.now(UTC),
     }).scalar_one()
     return entry_id, canonical

@@ -25,7 +25,15 @@ SEQUENCER_LOCK_KEY = 0x43_49_52_4C  # "CIRL"
 
 
 def tree_size(session: Session) -> int:
+    """The size of the latest signed checkpoint: what proofs can be given against."""
     return int(session.execute(select(func.coalesce(func.max(col(LogCheckpoint.tree_size)), 0))).scalar_one())
+
+
+def sequenced_size(session: Session) -> int:
+    """How many entries have leaf indexes: the next index to give, read from the entries
+    themselves so that a damaged checkpoint table cannot make the sequencer reuse an index."""
+    last = session.execute(select(func.max(col(LedgerEntry.leaf_index)))).scalar_one()
+    return 0 if last is None else int(last) + 1
 
 
 def latest_checkpoint(session: Session) -> LogCheckpoint | None:
@@ -77,7 +85,7 @@ def sequence_pending(session: Session, signer: LogSigner, batch_size: int = 5000
     ).all()
     if not rows:
         return None
-    old_size = tree_size(session)
+    old_size = sequenced_size(session)
     frontier = fetch_nodes(session, set(merkle.root_plan(old_size))) if old_size else {}
     created = merkle.new_perfect_nodes(old_size, [leaf_hash(r.body) for r in rows], frontier)
     entries = table(LedgerEntry)  # Core table: a plain executemany, not an ORM bulk update
@@ -90,7 +98,11 @@ def sequence_pending(session: Session, signer: LogSigner, batch_size: int = 5000
     )
     new_size = old_size + len(rows)
     root = merkle.fold(merkle.root_plan(new_size), {**frontier, **created})
-    checkpoint = LogCheckpoint(tree_size=new_size, root_hash=root, note=signer.sign_checkpoint(new_size, root))
+    # The checkpoint before this one is the tree as it stood: taken from the tree itself, not from
+    # the checkpoint table, so a damaged table can neither stop the log nor hide what was lost.
+    old_root = merkle.fold(merkle.root_plan(old_size), frontier) if old_size else merkle.EMPTY_ROOT
+    note = signer.sign_checkpoint(new_size, root, old_size, old_root)
+    checkpoint = LogCheckpoint(tree_size=new_size, root_hash=root, note=note)
     session.add(checkpoint)
     session.flush()
     return checkpoint
@@ -107,23 +119,43 @@ def sequence_all(db: Database, signer: LogSigner, batch_size: int = 5000) -> int
 
 
 class SequencerThread(threading.Thread):
-    """Runs the sequencer every `interval_s` inside a service process."""
+    """Runs the sequencer every `interval_s` inside a service process.
+
+    A failing step is retried with a doubling wait (up to `MAX_BACKOFF_S`); each distinct error
+    is logged once, with its traceback, and the recovery once, so a broken database fills no disk.
+    """
+
+    MAX_BACKOFF_S = 30.0
 
     def __init__(self, db: Database, signer: LogSigner, interval_s: float, batch_size: int) -> None:
         super().__init__(name="cir-sequencer", daemon=True)
         self.db, self.signer, self.interval_s, self.batch_size = db, signer, interval_s, batch_size
         self.stopping = threading.Event()
+        self.last_error: str | None = None
 
     def run(self) -> None:
-        while not self.stopping.wait(self.interval_s):
+        wait = self.interval_s
+        while not self.stopping.wait(wait):
             try:
-                # A cheap read first: an idle SQLite registry should not take the write lock.
-                with self.db.read() as session:
-                    if not has_pending_entries(session):
-                        continue
-                sequence_all(self.db, self.signer, self.batch_size)
-            except Exception:  # keep sequencing after a transient database error
-                log.exception("sequencer step failed; retrying")
+                self.step()
+            except Exception as exc:  # keep sequencing after a transient database error
+                message = f"{type(exc).__name__}: {exc}"
+                if message != self.last_error:
+                    log.exception("sequencer step failed; retrying with back-off")
+                    self.last_error = message
+                wait = min(self.MAX_BACKOFF_S, max(wait * 2, self.interval_s))
+                continue
+            if self.last_error is not None:
+                log.warning("sequencer recovered after: %s", self.last_error)
+                self.last_error = None
+            wait = self.interval_s
+
+    def step(self) -> None:
+        # A cheap read first: an idle SQLite registry should not take the write lock.
+        with self.db.read() as session:
+            if not has_pending_entries(session):
+                return
+        sequence_all(self.db, self.signer, self.batch_size)
 
     def stop(self) -> None:
         self.stopping.set()

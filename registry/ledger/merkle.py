@@ -10,10 +10,12 @@ mapping of node hashes; the caller fetches the nodes in one query in between.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 
 from registry.ledger.verify import node_hash
 
+EMPTY_ROOT = hashlib.sha256(b"").digest()  # RFC 9162: the root of the tree of no leaves
 Node = tuple[int, int]  # (level, index)
 # A range hash is the right fold of its perfect nodes: h(n1, h(n2, … h(nk-1, nk))).
 RangePlan = tuple[Node, ...]

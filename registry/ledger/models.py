@@ -58,3 +58,21 @@ class LogCheckpoint(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
     __table_args__ = (CheckConstraint("tree_size > 0", name="checkpoint_tree_size_positive"),)
+
+
+class LogIdentity(SQLModel, table=True):
+    """Which log this database is: its origin and the key that signs it, recorded at bootstrap.
+
+    Starting with another key file is refused, so that a misplaced file can never silently start
+    a second history. (It is no defence against someone who can write the database: auditors bring
+    their own copy of the key, `cir audit --key`.)"""
+
+    __tablename__ = "log_identity"
+
+    id: int = Field(default=1, primary_key=True)
+    origin: str
+    key_id: str = Field(sa_column=Column(String(8), nullable=False))
+    verifier_key: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (CheckConstraint("id = 1", name="log_identity_single_row"),)

@@ -1,4 +1,4 @@
-"""The registry's Ed25519 log key: loading, first-start generation, signed checkpoints."""
+"""The registry's Ed25519 log key: loading, creation on purpose, signed checkpoints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from registry.ledger.verify import ED25519_SIGNATURE_TYPE, SIGNATURE_LINE_PREFIX, ed25519_key_id
+from registry.ledger.verify import (
+    ED25519_SIGNATURE_TYPE,
+    PREVIOUS_CHECKPOINT_PREFIX,
+    SIGNATURE_LINE_PREFIX,
+    ed25519_key_id,
+)
 
 
 class LogSigner:
@@ -37,8 +42,11 @@ class LogSigner:
         signature = self.key_id + self._private_key.sign(text.encode())
         return f"{text}\n{SIGNATURE_LINE_PREFIX}{self.name} {base64.b64encode(signature).decode()}\n"
 
-    def sign_checkpoint(self, tree_size: int, root_hash: bytes) -> str:
-        body = f"{self.name}\n{tree_size}\n{base64.b64encode(root_hash).decode()}\n"
+    def sign_checkpoint(self, tree_size: int, root_hash: bytes, previous_size: int, previous_root: bytes) -> str:
+        """A C2SP checkpoint with one extension line naming the checkpoint before it, so that the
+        signed checkpoints form a chain: one deleted from the middle leaves a visible gap."""
+        body = (f"{self.name}\n{tree_size}\n{base64.b64encode(root_hash).decode()}\n"
+                f"{PREVIOUS_CHECKPOINT_PREFIX}{previous_size} {base64.b64encode(previous_root).decode()}\n")
         return self.sign_note(body)
 
     def __repr__(self) -> str:  # never print key material
@@ -55,13 +63,24 @@ def write_private_key(path: Path, key: Ed25519PrivateKey, replace: bool = False)
         f.write(pem)
 
 
-def load_or_create_signer(name: str, key_file: Path) -> LogSigner:
-    """Load the PKCS#8 PEM key, generating it (mode 0600) on first start."""
-    if key_file.exists():
-        private_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-        if not isinstance(private_key, Ed25519PrivateKey):
-            raise ValueError(f"{key_file} does not hold an Ed25519 private key")
-        return LogSigner(name, private_key)
-    private_key = Ed25519PrivateKey.generate()
-    write_private_key(key_file, private_key)
+class LogKeyMissing(Exception):
+    """No key file: the registry never makes a log key except at bootstrap or when told to."""
+
+
+def load_signer(name: str, key_file: Path) -> LogSigner:
+    """The log key from its PKCS#8 PEM file; never creates one."""
+    if not key_file.exists():
+        raise LogKeyMissing(
+            f"no log signing key at {key_file}: `cir bootstrap` makes one for a new registry, "
+            "`cir keys log --create` on purpose; an existing registry needs its own key restored")
+    private_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise ValueError(f"{key_file} does not hold an Ed25519 private key")
     return LogSigner(name, private_key)
+
+
+def create_key_file(key_file: Path) -> None:
+    """A new Ed25519 log key, written mode 0600; refuses to overwrite one."""
+    if key_file.exists():
+        raise FileExistsError(f"{key_file} already holds a key; a log key is never replaced")
+    write_private_key(key_file, Ed25519PrivateKey.generate())

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 HASH_SIZE = 32
 ED25519_SIGNATURE_TYPE = b"\x01"
 SIGNATURE_LINE_PREFIX = "\u2014 "  # em dash and a space, C2SP signed-note
+# Our checkpoints' one extension line: `previous <tree size> <base64 root>` of the checkpoint before.
+PREVIOUS_CHECKPOINT_PREFIX = "previous "
 
 
 class VerificationError(Exception):
@@ -180,22 +182,37 @@ class Checkpoint:
     origin: str
     tree_size: int
     root_hash: bytes
+    # The checkpoint before this one (size, root), from the `previous` extension line, if any.
+    previous: tuple[int, bytes] | None = None
+
+
+def _size(text: str) -> int:
+    if not text.isdigit() or (text != "0" and text.startswith("0")):
+        raise VerificationError("a checkpoint's tree size is not a decimal number")
+    return int(text)
+
+
+def _root(text: str) -> bytes:
+    try:
+        root = base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise VerificationError("a checkpoint's root hash is not base64") from exc
+    if len(root) != HASH_SIZE:
+        raise VerificationError("a checkpoint's root hash is not 32 bytes")
+    return root
 
 
 def parse_checkpoint(text: str) -> Checkpoint:
+    """Origin, tree size and root hash lines, then extension lines (C2SP tlog-checkpoint)."""
     lines = text.split("\n")
-    if len(lines) < 4 or not lines[0]:
+    if len(lines) < 4 or not lines[0] or lines[-1] != "":
         raise VerificationError("a checkpoint has an origin, a tree size and a root hash line")
-    origin, size_text, root_b64 = lines[0], lines[1], lines[2]
-    if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
-        raise VerificationError("the checkpoint's tree size is not a decimal number")
-    try:
-        root = base64.b64decode(root_b64, validate=True)
-    except binascii.Error as exc:
-        raise VerificationError("the checkpoint's root hash is not base64") from exc
-    if len(root) != HASH_SIZE:
-        raise VerificationError("the checkpoint's root hash is not 32 bytes")
-    return Checkpoint(origin, int(size_text), root)
+    previous = None
+    for extension in lines[3:-1]:
+        if extension.startswith(PREVIOUS_CHECKPOINT_PREFIX):
+            size_text, _, root_b64 = extension[len(PREVIOUS_CHECKPOINT_PREFIX):].partition(" ")
+            previous = (_size(size_text), _root(root_b64))
+    return Checkpoint(lines[0], _size(lines[1]), _root(lines[2]), previous)
 
 
 def verify_checkpoint(note: str, key: VerifierKey) -> Checkpoint:

@@ -60,3 +60,96 @@ def finding(quantification: Any, code: str) -> Any:
 
 def codes(quantification: Any) -> set[str]:
     return {f.code for f in quantification.qa_findings}
+
+
+# --- worked examples of the methodology pages, shared by their tests and the docs tests ---
+
+
+def worked_example_data() -> pd.DataFrame:
+    """1 MWp in Shanghai: 110 days × 10 daylight hours averaging 1,000 kWh = 1,100,000 kWh."""
+    frames = []
+    for day in range(110):
+        date = (local("2023-04-01T00:00") + timedelta(days=day)).date().isoformat()
+        frames.append(pv_rows("SH-1", f"{date}T08:00", [999.5, 1000.5] * 5))
+    return pd.concat(frames, ignore_index=True)
+
+
+WORKED_EXAMPLE_PARAMS = pv_params(
+    region="CN-SH",
+    capacity_kwp="1000",
+    inverter_ac_kw="1000",
+    latitude=31.23,
+    longitude=121.47,
+    grid_factor_pin={"factor_id": "SH-SEEB-2022-LOCAL"},
+)
+
+
+def nights(
+    nights_count: int, night_kwh: float, day_kwh: float = 0.0, first: str = "2012-03-01"
+) -> pd.DataFrame:
+    """Hourly readings of circuit L1, 24 h a day, from 18:00 local on the first evening."""
+    start = local(f"{first}T18:00")
+    hours = nights_count * 24
+    stamps = [start + timedelta(hours=h) for h in range(hours)]
+    energy = [night_kwh if (t.hour >= 18 or t.hour < 6) else day_kwh for t in stamps]
+    return pd.DataFrame(
+        {"circuit_id": "L1", "timestamp": [t.isoformat() for t in stamps], "energy_kwh": energy}
+    )
+
+
+def light_params(**overrides: Any) -> dict[str, Any]:
+    return {
+        "region": "CN-JS",
+        "circuits": {"L1": {"fixture_count": 100, "rated_power_w": "250"}},
+        "operating_window": {"start": "18:00", "end": "06:00"},
+    } | overrides
+
+
+EAST_2012_PIN = {
+    "factor_id": "NDRC-2012-EAST-GRID-AVERAGE",
+    "value_kg_per_kwh": "0.7035",
+    "source": "NDRC, 2011 and 2012 China regional grid average CO2 emission factors: East China grid 2012",
+}
+
+
+FIRST, SECOND = "2022-07-01", "2023-07-01"
+
+
+def stratum(
+    stratum_id: str, when: str, wetland_type: str, area_ha: float, salinity: float | None
+) -> dict[str, Any]:
+    return {
+        "record": "stratum",
+        "stratum_id": stratum_id,
+        "monitoring_date": when,
+        "wetland_type": wetland_type,
+        "area_ha": area_ha,
+        "salinity_ppt": salinity,
+    }
+
+
+def plot(stratum_id: str, when: str, plot_id: str, biomass: float, soc: float) -> dict[str, Any]:
+    return {
+        "record": "plot",
+        "stratum_id": stratum_id,
+        "monitoring_date": when,
+        "plot_id": plot_id,
+        "biomass_tc_per_ha": biomass,
+        "soc_tc_per_ha": soc,
+    }
+
+
+def worked_example_rows() -> list[dict[str, Any]]:
+    """Stratum A: mangrove, 20 ha, 4 permanent plots, seawater. Stratum B: tidal marsh, 10 ha,
+    no plots, brackish (salinity not measured)."""
+    rows = [stratum("A", d, "mangrove", 20, 25) for d in (FIRST, SECOND)]
+    rows += [stratum("B", d, "tidal_marsh", 10, None) for d in (FIRST, SECOND)]
+    for plot_id, before, gain in (
+        ("A1", 150.0, 2.0),
+        ("A2", 160.0, 2.4),
+        ("A3", 170.0, 1.6),
+        ("A4", 180.0, 2.0),
+    ):
+        rows.append(plot("A", FIRST, plot_id, 50.0, before - 50.0))
+        rows.append(plot("A", SECOND, plot_id, 50.0 + gain / 2, before - 50.0 + gain / 2))
+    return rows

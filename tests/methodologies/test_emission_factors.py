@@ -2,11 +2,11 @@ import dataclasses
 from decimal import Decimal
 
 import pytest
-from methodology_builders import daytime_pv, pv_params
 
 from methodologies.errors import FactorNotFound, ParameterError
 from methodologies.factors import GridParams, load_factor_table, resolve_grid_factor
 from methodologies.pv_dg import METHODOLOGY as PV
+from tests.methodologies.methodology_builders import daytime_pv, pv_params
 
 TABLE = load_factor_table()
 

@@ -1,39 +1,9 @@
-from datetime import timedelta
-from typing import Any
 
 import pandas as pd
-from methodology_builders import codes, finding, local
 
 from methodologies.lighting import METHODOLOGY as LIGHT
 from methodologies.quantification import Severity
-
-
-def nights(
-    nights_count: int, night_kwh: float, day_kwh: float = 0.0, first: str = "2012-03-01"
-) -> pd.DataFrame:
-    """Hourly readings of circuit L1, 24 h a day, from 18:00 local on the first evening."""
-    start = local(f"{first}T18:00")
-    hours = nights_count * 24
-    stamps = [start + timedelta(hours=h) for h in range(hours)]
-    energy = [night_kwh if (t.hour >= 18 or t.hour < 6) else day_kwh for t in stamps]
-    return pd.DataFrame(
-        {"circuit_id": "L1", "timestamp": [t.isoformat() for t in stamps], "energy_kwh": energy}
-    )
-
-
-def light_params(**overrides: Any) -> dict[str, Any]:
-    return {
-        "region": "CN-JS",
-        "circuits": {"L1": {"fixture_count": 100, "rated_power_w": "250"}},
-        "operating_window": {"start": "18:00", "end": "06:00"},
-    } | overrides
-
-
-EAST_2012_PIN = {
-    "factor_id": "NDRC-2012-EAST-GRID-AVERAGE",
-    "value_kg_per_kwh": "0.7035",
-    "source": "NDRC, 2011 and 2012 China regional grid average CO2 emission factors: East China grid 2012",
-}
+from tests.methodologies.methodology_builders import EAST_2012_PIN, codes, finding, light_params, nights
 
 
 def test_worked_example_45000_kwh_saved_at_0_7035() -> None:

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import orjson
 import pandas as pd
-from methodology_builders import daytime_pv, pv_params
 from typer.testing import CliRunner
 
 from api.cli_methodology import EXIT_REJECTED, methodology_app
 from methodologies.loading import load_table
 from methodologies.pv_dg import METHODOLOGY as PV
+from tests.methodologies.methodology_builders import daytime_pv, pv_params
 
 runner = CliRunner()
 

@@ -5,9 +5,9 @@ import numpy as np
 import orjson
 import pandas as pd
 import rfc8785
-from methodology_builders import daytime_pv, pv_params
 
 from methodologies.pv_dg import METHODOLOGY as PV
+from tests.methodologies.methodology_builders import daytime_pv, pv_params
 
 
 def no_floats(value: Any) -> bool:

@@ -4,14 +4,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_lighting import EAST_2012_PIN, light_params, nights
-from test_pv_dg import WORKED_EXAMPLE_PARAMS, worked_example_data
-from test_wetland import worked_example_rows
 
 from methodologies.ev_charging import METHODOLOGY as EV
 from methodologies.lighting import METHODOLOGY as LIGHT
 from methodologies.pv_dg import METHODOLOGY as PV
 from methodologies.wetland import METHODOLOGY as WETLAND
+from tests.methodologies.methodology_builders import (
+    EAST_2012_PIN,
+    WORKED_EXAMPLE_PARAMS,
+    light_params,
+    nights,
+    worked_example_data,
+    worked_example_rows,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "methodologies"
 
@@ -40,12 +45,12 @@ def test_ev_page_matches_the_computation() -> None:
     result = EV.quantify(data, {"region": "CN-JS", "charger_rated_kw": "120"})
     text = page("CIR-EV-CHG.md")
     assert f"**{result.totals.baseline_kg} kg**" in text
-    assert f"net = floor(604.6875 − 550) = **{result.totals.net_reduction_kg} kg CO2e**" in text
+    assert f"net = 604 − 550 = **{result.totals.net_reduction_kg} kg CO2e**" in text
 
 
 def test_lighting_page_matches_the_computation() -> None:
     result = LIGHT.quantify(nights(250, 10.0), light_params(grid_factor_pin=EAST_2012_PIN))
-    assert f"floor(31,657.5) = **{result.totals.net_reduction_kg:,} kg CO2e**" in page("CIR-LIGHT.md")
+    assert f"net = 52,762 − 21,105 = **{result.totals.net_reduction_kg:,} kg CO2e**" in page("CIR-LIGHT.md")
 
 
 def test_wetland_page_matches_the_computation() -> None:
@@ -55,7 +60,8 @@ def test_wetland_page_matches_the_computation() -> None:
         row = (
             f"| {vintage.vintage_year} | {'184' if vintage.vintage_year == 2022 else '181'}/365 | "
             f"{vintage.removals_kg:,} | {vintage.project_kg:,} | {vintage.deductions.uncertainty_kg:,} | "
-            f"{vintage.net_reduction_kg:,} | {vintage.deductions.buffer_kg:,} |"
+            f"{vintage.net_reduction_kg + vintage.deductions.buffer_kg:,} | {vintage.net_reduction_kg:,} | "
+            f"{vintage.deductions.buffer_kg:,} |"
         )
         assert row in text
     assert f"Total net **{result.totals.net_reduction_kg:,} kg CO2e**" in text

@@ -14,9 +14,6 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
-from test_lighting import EAST_2012_PIN, light_params, nights
-from test_pv_dg import WORKED_EXAMPLE_PARAMS, worked_example_data
-from test_wetland import worked_example_rows
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -24,6 +21,14 @@ from methodologies.ev_charging import METHODOLOGY as EV
 from methodologies.lighting import METHODOLOGY as LIGHT
 from methodologies.pv_dg import METHODOLOGY as PV
 from methodologies.wetland import METHODOLOGY as WETLAND
+from tests.methodologies.methodology_builders import (
+    EAST_2012_PIN,
+    WORKED_EXAMPLE_PARAMS,
+    light_params,
+    nights,
+    worked_example_data,
+    worked_example_rows,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "methodologies"
@@ -52,9 +57,10 @@ class Example:
     figures: tuple[Figure, ...]
 
 
-# The rows of the page's vintage table (`| vintage | share | removals | CH4 | uncertainty | net | buffer |`).
-WETLAND_2022_ROW = "| 2022 | 184/365 | 90,756 | 27,340 | 6,811 | 50,944 | 5,660 |"
-WETLAND_2023_ROW = "| 2023 | 181/365 | 89,276 | 26,895 | 6,700 | 50,113 | 5,568 |"
+# The rows of the page's vintage table (`| vintage | share | removals | CH4 | uncertainty | verified | net |
+# buffer |`).
+WETLAND_2022_ROW = "| 2022 | 184/365 | 90,756 | 27,341 | 6,812 | 56,603 | 50,942 | 5,661 |"
+WETLAND_2023_ROW = "| 2023 | 181/365 | 89,276 | 26,896 | 6,701 | 55,679 | 50,111 | 5,568 |"
 
 EXAMPLES = (
     Example(
@@ -73,8 +79,8 @@ EXAMPLES = (
         (
             Figure(None, "baseline_kg", 604, "baseline = 281.25 × 2.15 = 604.6875 → **604 kg**"),
             Figure(None, "project_kg", 550, "project = 1,000 × 0.5500 = **550 kg**"),
-            Figure(2023, "net_reduction_kg", 54, "net = floor(604.6875 − 550) = **54 kg CO2e**"),
-            Figure(None, "net_reduction_kg", 54, "net = floor(604.6875 − 550) = **54 kg CO2e**"),
+            Figure(2023, "net_reduction_kg", 54, "net = 604 − 550 = **54 kg CO2e**"),
+            Figure(None, "net_reduction_kg", 54, "net = 604 − 550 = **54 kg CO2e**"),
         ),
     ),
     Example(
@@ -84,8 +90,8 @@ EXAMPLES = (
             Figure(None, "baseline_kg", 52_762, "× 0.7035 = 52,762.5 → **52,762 kg**"),
             Figure(None, "project_kg", 21_105, "30,000 kWh → × 0.7035 = **21,105 kg**"),
             Figure(None, "credited_energy_wh", 45_000_000, "saving = **45,000 kWh**"),
-            Figure(2012, "net_reduction_kg", 31_657, "floor(31,657.5) = **31,657 kg CO2e**"),
-            Figure(None, "net_reduction_kg", 31_657, "floor(31,657.5) = **31,657 kg CO2e**"),
+            Figure(2012, "net_reduction_kg", 31_657, "net = 52,762 − 21,105 = **31,657 kg CO2e**"),
+            Figure(None, "net_reduction_kg", 31_657, "net = 52,762 − 21,105 = **31,657 kg CO2e**"),
         ),
     ),
     Example(
@@ -93,17 +99,17 @@ EXAMPLES = (
         (2022, 2023),
         (
             Figure(2022, "removals_kg", 90_756, WETLAND_2022_ROW),
-            Figure(2022, "project_kg", 27_340, WETLAND_2022_ROW),
-            Figure(2022, "deductions.uncertainty_kg", 6_811, WETLAND_2022_ROW),
-            Figure(2022, "net_reduction_kg", 50_944, WETLAND_2022_ROW),
-            Figure(2022, "deductions.buffer_kg", 5_660, WETLAND_2022_ROW),
+            Figure(2022, "project_kg", 27_341, WETLAND_2022_ROW),
+            Figure(2022, "deductions.uncertainty_kg", 6_812, WETLAND_2022_ROW),
+            Figure(2022, "net_reduction_kg", 50_942, WETLAND_2022_ROW),
+            Figure(2022, "deductions.buffer_kg", 5_661, WETLAND_2022_ROW),
             Figure(2023, "removals_kg", 89_276, WETLAND_2023_ROW),
-            Figure(2023, "project_kg", 26_895, WETLAND_2023_ROW),
-            Figure(2023, "deductions.uncertainty_kg", 6_700, WETLAND_2023_ROW),
-            Figure(2023, "net_reduction_kg", 50_113, WETLAND_2023_ROW),
+            Figure(2023, "project_kg", 26_896, WETLAND_2023_ROW),
+            Figure(2023, "deductions.uncertainty_kg", 6_701, WETLAND_2023_ROW),
+            Figure(2023, "net_reduction_kg", 50_111, WETLAND_2023_ROW),
             Figure(2023, "deductions.buffer_kg", 5_568, WETLAND_2023_ROW),
-            Figure(None, "net_reduction_kg", 101_057, "Total net **101,057 kg CO2e** to the project"),
-            Figure(None, "deductions.buffer_kg", 11_228, "**11,228 kg** to the buffer pool"),
+            Figure(None, "net_reduction_kg", 101_053, "Total net **101,053 kg CO2e** to the project"),
+            Figure(None, "deductions.buffer_kg", 11_229, "**11,229 kg** to the buffer pool"),
         ),
     ),
 )

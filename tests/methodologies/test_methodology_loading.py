@@ -5,11 +5,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from methodology_builders import daytime_pv, pv_params
 
 from methodologies.errors import InputDataError
 from methodologies.loading import load_table
 from methodologies.pv_dg import METHODOLOGY as PV
+from tests.methodologies.methodology_builders import daytime_pv, pv_params
 
 SCHEMA = PV.input_schema
 

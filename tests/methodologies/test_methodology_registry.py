@@ -53,6 +53,8 @@ METHODOLOGY = Methodology(
     input_schema=InputSchema(
         (ColumnSpec("stove_id", "text", "stove"), ColumnSpec("wood_saved_kg", "number", "wood", scale=3))
     ),
+    asset_column="stove_id",
+    asset_kind="meter",
     quantify_function=quantify,
 )
 """

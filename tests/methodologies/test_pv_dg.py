@@ -1,31 +1,20 @@
-from datetime import timedelta
 
 import pandas as pd
 import pytest
-from methodology_builders import codes, daytime_pv, finding, local, pv_params, pv_rows
 
 from methodologies.errors import InputDataError
 from methodologies.pv_dg import METHODOLOGY as PV
 from methodologies.quantification import Severity
 from methodologies.solar import sun_down_during, sun_elevation_deg
-
-
-def worked_example_data() -> pd.DataFrame:
-    """1 MWp in Shanghai: 110 days × 10 daylight hours averaging 1,000 kWh = 1,100,000 kWh."""
-    frames = []
-    for day in range(110):
-        date = (local("2023-04-01T00:00") + timedelta(days=day)).date().isoformat()
-        frames.append(pv_rows("SH-1", f"{date}T08:00", [999.5, 1000.5] * 5))
-    return pd.concat(frames, ignore_index=True)
-
-
-WORKED_EXAMPLE_PARAMS = pv_params(
-    region="CN-SH",
-    capacity_kwp="1000",
-    inverter_ac_kw="1000",
-    latitude=31.23,
-    longitude=121.47,
-    grid_factor_pin={"factor_id": "SH-SEEB-2022-LOCAL"},
+from tests.methodologies.methodology_builders import (
+    WORKED_EXAMPLE_PARAMS,
+    codes,
+    daytime_pv,
+    finding,
+    local,
+    pv_params,
+    pv_rows,
+    worked_example_data,
 )
 
 
@@ -161,19 +150,21 @@ def test_readings_after_calibration_due_date_lose_the_class_error() -> None:
     result = PV.quantify(data, pv_params(calibration_due_date="2023-06-01", meter_accuracy_class="2"))
     late = finding(result, "LATE_CALIBRATION")
     assert (late.severity, late.count) == (Severity.FLAG, 6)
-    # 303 kWh × 2 % × 0.55 = 3.333 kg deducted; 606 kWh × 0.55 = 333.3 kg baseline.
-    assert result.totals.deductions.late_calibration_kg == 3
+    # 303 kWh × 2 % × 0.55 = 3.333 kg deducted, shown rounded up; 606 kWh × 0.55 = 333.3 kg baseline, down.
+    assert result.totals.deductions.late_calibration_kg == 4
     assert result.totals.baseline_kg == 333
-    assert result.totals.net_reduction_kg == 329  # floor(333.3 − 3.333)
+    assert result.totals.net_reduction_kg == 329  # 333 − 4
 
 
 def test_imports_and_green_certificates_are_deducted() -> None:
     data = daytime_pv(days=1).assign(import_kwh=1.0)
     result = PV.quantify(data, pv_params(green_certificate_kwh_by_year={"2023": "100"}))
-    # (303 − 6 − 100) kWh × 0.55 = 108.35 kg
-    assert result.totals.project_kg == 3
+    # baseline 303 kWh × 0.55 = 166.65 → 166 kg (down); imports 6 kWh × 0.55 = 3.3 → 4 kg (up);
+    # certificates 100 kWh × 0.55 = 55 kg: net 166 − 4 − 55 = 107 kg (exactly 108.35 before rounding)
+    assert result.totals.baseline_kg == 166
+    assert result.totals.project_kg == 4
     assert result.totals.deductions.green_certificate_kg == 55
-    assert result.totals.net_reduction_kg == 108
+    assert result.totals.net_reduction_kg == 107
 
 
 def test_vintages_split_at_31_december_local_time() -> None:
@@ -210,10 +201,20 @@ def test_mixed_intervals_are_an_input_error() -> None:
 
 def test_sparse_readings_years_apart_use_the_same_night_rule() -> None:
     data = pd.concat(
-        [pv_rows("M1", "2019-06-01T12:00", [5.0]), pv_rows("M1", "2023-06-01T23:00", [5.0])],
+        [pv_rows("M1", "2019-06-01T12:00", [5.0, 5.0], minutes=15), pv_rows("M1", "2023-06-01T23:00", [5.0])],
         ignore_index=True,
     )
     # 140,000 quarter hours apart: the sun is computed per reading, not per interval slot.
     result = PV.quantify(data, pv_params(interval_minutes=15))
     assert finding(result, "GENERATION_AT_NIGHT").examples == ("M1 2023-06-01T23:00:00+08:00",)
-    assert [(v.vintage_year, v.credited_energy_wh) for v in result.vintages] == [(2019, 5_000), (2023, 0)]
+    assert [(v.vintage_year, v.credited_energy_wh) for v in result.vintages] == [(2019, 10_000), (2023, 0)]
+
+
+@pytest.mark.parametrize("interval_minutes", [None, 15])
+def test_monthly_totals_are_refused_with_a_message_asking_for_interval_data(interval_minutes: int | None) -> None:
+    months = pd.DataFrame({"meter_id": "M1", "energy_kwh": [800.0, 850.0, 1000.0],
+                           "timestamp": ["2025-01-01T00:00:00+08:00", "2025-02-01T00:00:00+08:00",
+                                         "2025-03-01T00:00:00+08:00"]})
+    params = pv_params() if interval_minutes is None else pv_params(interval_minutes=interval_minutes)
+    with pytest.raises(InputDataError, match=r"look like daily or monthly totals.*every 15 or 60 minutes"):
+        PV.quantify(months, params)

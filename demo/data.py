@@ -33,12 +33,14 @@ SUZHOU_LATITUDE = 31.32
 SUZHOU_LONGITUDE = 120.72
 
 # The demo's PV: 20 household rooftops of 550 Wp modules (10–21 modules, 5.5–11.55 kWp) and
-# one factory rooftop behind a single 10 kV grid-connection meter.
+# two factory rooftops, each behind a single 10 kV grid-connection meter.
 _HOUSEHOLD_MODULES = (12, 16, 10, 18, 14, 20, 11, 15, 13, 17, 21, 12, 16, 19, 10, 14, 18, 13, 15, 20)
 HOUSEHOLD_METERS: list[tuple[str, float]] = [
     (f"SIP-HH-{number:02d}", round(modules * 0.55, 2)) for number, modules in enumerate(_HOUSEHOLD_MODULES, 1)
 ]
 FACTORY_ROOF_METERS: list[tuple[str, float]] = [("SIP-FAC-01", 1200.0)]
+# A semiconductor plant's roof and car-park canopies, also behind one 10 kV meter.
+FAB_ROOF_METERS: list[tuple[str, float]] = [("SIP-FAB-02", 2600.0)]
 # A public hub: 7 kW AC posts for residents and office workers, 60 and 120 kW DC for
 # ride-hailing and taxi drivers.
 EV_HUB_CHARGERS: list[tuple[str, float]] = [
@@ -314,17 +316,18 @@ class _Stratum:
     soc_gain_tc_per_ha_year: float
 
 
-# Strata of a Jiangsu coastal salt marsh (the demo's Taizhou wetland project), all of the
-# plugin's `tidal_marsh` type: mangroves do not grow this far north. Suaeda salsa on the
+# Strata of a coastal salt marsh (the demo's Taizhou Bay wetland project, Zhejiang), all of the
+# plugin's `tidal_marsh` type: mangroves barely reach this far north. Each stratum is one registered
+# parcel, so its id is the parcel's registry-wide identifier. Suaeda salsa on the
 # accreting lower flats, former aquaculture ponds reopened to the tide (退养还滩) and being
 # colonised, and Phragmites reed on the brackish upper marsh.
 _WETLAND_TYPE = "tidal_marsh"
 _STRATA = (
     # The lower marsh grows seaward on accreting mud; the new strip is not credited.
-    _Stratum("SUAEDA-LOWER", (140.0, 142.5), (24.6, 25.3), 1.3, 52.0, 0.10, 1.10),
-    _Stratum("POND-RESTORED", (90.0, 90.0), (21.8, 22.4), 0.9, 41.0, 0.40, 1.40),
+    _Stratum("TZB-SUAEDA-LOWER", (140.0, 142.5), (24.6, 25.3), 1.3, 52.0, 0.10, 1.10),
+    _Stratum("TZB-POND-RESTORED", (90.0, 90.0), (21.8, 22.4), 0.9, 41.0, 0.40, 1.40),
     # Below 18 ppt: the plugin counts this stratum's methane.
-    _Stratum("REED-UPPER", (70.0, 70.0), (8.7, 9.4), 7.2, 84.0, 0.50, 1.10),
+    _Stratum("TZB-REED-UPPER", (70.0, 70.0), (8.7, 9.4), 7.2, 84.0, 0.50, 1.10),
 )
 _PLOTS_PER_STRATUM = 8
 # Plot-to-plot spread of stocks and of their yearly change (t C/ha).

@@ -1,0 +1,1 @@
+"""The demo registry: a believable Suzhou Industrial Park scenario driven through every domain."""

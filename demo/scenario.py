@@ -1,0 +1,227 @@
+"""The demo registry that `make run` loads, through the real workflow from meter to credit.
+
+Suzhou Industrial Park (CN-JS): a rooftop-PV aggregator with 20 households and a 1.2 MWp
+logistics-centre roof, and a public EV charging hub; a coastal wetland on Taizhou Bay (台州湾,
+CN-ZJ: a cross-regional project). Each has a year of synthetic monitoring data (`demo.data`),
+quantified by its methodology, verified by an accredited verifier who signs a statement with its
+own key, and issued. A factory then buys and retires 1,823.89 t against its 2025 residual
+emissions, the figure of the certified example factory in our sources.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
+
+from demo.data import (
+    EV_HUB_CHARGERS,
+    FAB_ROOF_METERS,
+    FACTORY_ROOF_METERS,
+    HOUSEHOLD_METERS,
+    ev_year,
+    pv_year,
+    rectangle_parcel,
+    wetland_inventory,
+)
+from methodologies.plugin import AssetKind
+from registry import credits
+from registry.accounts import open_account
+from registry.credits import OldestFirstSelection
+from registry.db import Database
+from registry.ledger.log import sequence_all
+from registry.ledger.signing import LogSigner, write_private_key
+from registry.models import Party, PartyKind, ProjectStatus, Role
+from registry.parties import bootstrap_registrar, create_party, issue_api_key
+from registry.projects import ProjectDetails, get_project
+from verification.accreditation import accredit_verifier
+from verification.assets import AssetSpec
+from verification.blobs import BlobStore
+from verification.flows import approve_report, statement_template
+from verification.models import DocumentKind
+from verification.projects import DocumentSpec, change_project_status, file_document, register_project
+from verification.reports import create_report, get_report, start_verification, submit_report
+from verification.statements import public_key_pem, sign_statement
+
+FACTORY_EMISSIONS_KG = 1_823_890
+FACTORY_PV_PURCHASE_KG = 1_000_000
+SEED = 7
+YEAR = 2025
+MAX_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class DemoResult:
+    parties: dict[str, str]  # public ids, by the same names as the keys
+    keys: dict[str, str]
+    accounts: dict[str, str]
+    projects: dict[str, str]
+    reports: dict[str, str]
+    verifier_key_files: dict[str, str]
+    retirement: str
+
+
+def registry_is_empty(db: Database) -> bool:
+    with db.read() as s:
+        return s.execute(select(func.count()).select_from(Party)).scalar_one() == 0
+
+
+@dataclass(frozen=True)
+class DemoProject:
+    key: str
+    owner: str
+    verifier: str
+    details: ProjectDetails
+    assets: list[AssetSpec]
+    data: pd.DataFrame
+    params: dict[str, Any]
+    period: tuple[date, date]
+
+
+def _projects() -> list[DemoProject]:
+    households, household_params = pv_year(HOUSEHOLD_METERS, YEAR, SEED)
+    roof, roof_params = pv_year(FACTORY_ROOF_METERS, YEAR, SEED)
+    fab, fab_params = pv_year(FAB_ROOF_METERS, YEAR, SEED)
+    sessions, ev_params = ev_year(EV_HUB_CHARGERS, YEAR, SEED)
+    inventory, wetland_params = wetland_inventory(SEED)
+    year = (date(YEAR, 1, 1), date(YEAR, 12, 31))
+    strata = inventory[inventory["record"] == "stratum"].drop_duplicates("stratum_id")
+
+    def meters(rows: list[tuple[str, float]], kind: AssetKind) -> list[AssetSpec]:
+        return [AssetSpec(kind, name) for name, _ in rows]
+
+    return [
+        DemoProject("households", "pv_aggregator", "sgs", ProjectDetails(
+            "SIP household rooftops (20 homes)", "CIR-PV-DG", "1.0", "CN-JS", "Suzhou Industrial Park, Jiangsu",
+            31.32, 120.72, sum(kwp for _, kwp in HOUSEHOLD_METERS), "kWp", date(YEAR, 1, 1), date(YEAR + 9, 12, 31)),
+            meters(HOUSEHOLD_METERS, AssetKind.METER), households, household_params, year),
+        DemoProject("roof", "pv_aggregator", "sgs", ProjectDetails(
+            "SIP logistics-centre rooftop, 1.2 MWp", "CIR-PV-DG", "1.0", "CN-JS", "Suzhou Industrial Park, Jiangsu",
+            31.30, 120.75, 1200.0, "kWp", date(YEAR, 1, 1), date(YEAR + 9, 12, 31)),
+            meters(FACTORY_ROOF_METERS, AssetKind.METER), roof, roof_params, year),
+        DemoProject("fab", "pv_aggregator", "sgs", ProjectDetails(
+            "SIP semiconductor plant rooftop and canopies, 2.6 MWp", "CIR-PV-DG", "1.0", "CN-JS",
+            "Suzhou Industrial Park, Jiangsu", 31.27, 120.79, 2600.0, "kWp", date(YEAR, 1, 1), date(YEAR + 9, 12, 31)),
+            meters(FAB_ROOF_METERS, AssetKind.METER), fab, fab_params, year),
+        DemoProject("ev", "ev_operator", "cqc", ProjectDetails(
+            "Jinji Lake public EV charging hub", "CIR-EV-CHG", "1.0", "CN-JS", "Jinji Lake, Suzhou Industrial Park",
+            31.31, 120.69, sum(kw for _, kw in EV_HUB_CHARGERS), "kW", date(YEAR, 1, 1), date(YEAR + 9, 12, 31)),
+            meters(EV_HUB_CHARGERS, AssetKind.CHARGER), sessions, ev_params, year),
+        DemoProject("wetland", "wetland", "cqc", ProjectDetails(
+            "Taizhou Bay coastal salt-marsh restoration", "CIR-WET-SINK", "1.0", "CN-ZJ", "Taizhou Bay, Zhejiang",
+            28.62, 121.52, float(strata["area_ha"].sum()), "ha", date(2024, 7, 1), date(2054, 6, 30)),
+            [AssetSpec(AssetKind.PARCEL, row.stratum_id, area_m2=int(row.area_ha * 10_000),
+                                # Strata side by side along the bay, 1 km deep.
+                                geometry=rectangle_parcel(121.50 + 0.02 * i, 28.60, row.area_ha * 10, 1_000))
+             for i, row in enumerate(strata.itertuples())],
+            inventory, wetland_params, (date(2024, 7, 1), date(2025, 7, 1))),
+    ]
+
+
+def _validation_report(demo: DemoProject, verifier: Party) -> bytes:
+    """The validator's report, short but in the shape a real one takes."""
+    details = demo.details
+    return (
+        f"# Validation report: {details.name}\n\n"
+        f"Validator: {verifier.name}\n"
+        f"Methodology: {details.methodology_id} {details.methodology_version}\n"
+        f"Location: {details.location} ({details.region}), {details.latitude}, {details.longitude}\n"
+        f"Capacity: {details.capacity:,.1f} {details.capacity_unit}; {len(demo.assets)} registered asset(s)\n"
+        f"Crediting period: {details.crediting_period_start} to {details.crediting_period_end}\n\n"
+        "## Findings\n\n"
+        "- Applicability conditions of the methodology are met.\n"
+        "- Every registered asset was seen on site; identifiers match the metering contracts.\n"
+        "- No registration of these assets in another programme was found (CCER, GEC, VCS lists checked).\n\n"
+        "## Conclusion\n\nThe project is validated for registration.\n"
+    ).encode()
+
+
+def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) -> DemoResult:
+    verifier_keys = {"cqc": Ed25519PrivateKey.generate(), "sgs": Ed25519PrivateKey.generate()}
+    with db.write() as s:
+        bootstrap = bootstrap_registrar(s, "Suzhou Industrial Park Carbon Inclusion Registry")
+        bootstrap.party.region = "CN-JS"
+        registrar = bootstrap.party
+        organisation = PartyKind.ORGANISATION
+        members = {
+            "pv_aggregator": ("SIP Rooftop Solar Aggregator", [Role.PROJECT_OWNER], "CN-JS"),
+            "ev_operator": ("Suzhou Green Charging Co.", [Role.PROJECT_OWNER], "CN-JS"),
+            "wetland": ("Taizhou Bay Wetland Management", [Role.PROJECT_OWNER], "CN-ZJ"),
+            "factory": ("Suzhou Precision Parts Factory", [Role.BUYER], "CN-JS"),
+            "auditor": ("Jiangsu Carbon Audit Office", [Role.AUDITOR], "CN-JS"),
+            "cqc": ("China Quality Certification Centre", [Role.VERIFIER], "CN-BJ"),
+            "sgs": ("SGS-CSTC Standards Technical Services", [Role.VERIFIER], "CN-SH"),
+        }
+        parties: dict[str, Party] = {"registrar": registrar} | {
+            role: create_party(s, registrar, name, organisation, roles, region)
+            for role, (name, roles, region) in members.items()}
+        keys = {"registrar": bootstrap.api_key} | {
+            role: issue_api_key(s, registrar, party, label="demo")[1]
+            for role, party in parties.items() if role != "registrar"}
+        accounts = {role: open_account(s, parties[role], "Main").public_id
+                    for role in ("pv_aggregator", "ev_operator", "wetland", "factory")}
+        scopes = {"cqc": (["*"], ["CN-JS", "CN-ZJ"]), "sgs": (["CIR-PV-DG"], ["CN-JS"])}
+        for name, (methodologies, regions) in scopes.items():
+            accredit_verifier(s, registrar, parties[name].public_id, public_key_pem(verifier_keys[name]),
+                              methodologies, regions, date(2024, 1, 1), date(2028, 12, 31))
+    key_files = {}
+    for name, key in verifier_keys.items():
+        key_files[name] = str(var_dir / f"demo-verifier-{name}.pem")
+        write_private_key(Path(key_files[name]), key, replace=True)  # a re-run demo replaces its keys
+
+    projects: dict[str, str] = {}
+    reports: dict[str, str] = {}
+    for demo in _projects():
+        owner, verifier = parties[demo.owner], parties[demo.verifier]
+        with db.write() as s:
+            project = register_project(s, owner, demo.details, demo.assets)
+            change_project_status(s, owner, project, ProjectStatus.SUBMITTED)
+            change_project_status(s, verifier, project, ProjectStatus.UNDER_VALIDATION)
+            document = _validation_report(demo, verifier)
+            file_document(s, verifier, project, DocumentSpec(
+                "Validation report", f"validation-report-{demo.key}.md", blobs.put_bytes(document), len(document),
+                DocumentKind.VALIDATION_REPORT))
+            change_project_status(s, verifier, project, ProjectStatus.REGISTERED, "validated on site")
+            projects[demo.key] = project.public_id
+        csv = io.BytesIO()
+        demo.data.to_csv(csv, index=False, lineterminator="\n")
+        sha256 = blobs.put_bytes(csv.getvalue())
+        filename = f"{demo.key}-{demo.period[0].year}.csv"
+        with db.write() as s:
+            report = create_report(
+                s, owner, get_project(s, project.public_id), demo.period[0], demo.period[1],
+                blobs.path(sha256), sha256, filename, demo.params, accounts[demo.owner], MAX_BYTES)
+            reports[demo.key] = report.public_id
+            submit_report(s, owner, report)
+        with db.write() as s:
+            report = get_report(s, reports[demo.key])
+            start_verification(s, verifier, report)
+            statement = statement_template(s, verifier, report)
+            statement["opinion"] = "Reasonable assurance: data complete and consistent with the site visit."
+            approve_report(s, verifier, report, statement, sign_statement(statement, verifier_keys[demo.verifier]),
+                           needs_registrar_approval=False)
+
+    # The factory buys 1,000 t of PV from the aggregator and the rest from the wetland, then retires;
+    # the aggregator keeps well over a thousand tonnes to trade (and for the README's examples).
+    purchases = [("pv_aggregator", FACTORY_PV_PURCHASE_KG), ("wetland", FACTORY_EMISSIONS_KG - FACTORY_PV_PURCHASE_KG)]
+    for seller, quantity_kg in purchases:
+        with db.write() as s:
+            credits.transfer_credits(s, parties[seller], accounts[seller], accounts["factory"], quantity_kg,
+                                     OldestFirstSelection())
+    with db.write() as s:
+        retirement, _ = credits.retire_credits(
+            s, parties["factory"], accounts["factory"], FACTORY_EMISSIONS_KG, OldestFirstSelection(),
+            credits.RetirementDetails(
+                "Suzhou Precision Parts Factory", "organisation",
+                f"Zero-carbon factory claim: residual scope 1 and 2 emissions, {YEAR}",
+                date(YEAR, 1, 1), date(YEAR, 12, 31),
+                "1,823.89 tCO2e of residual emissions covered by carbon-inclusion credits (PV and wetland)"))
+    sequence_all(db, signer)
+    return DemoResult({name: party.public_id for name, party in parties.items()}, keys, accounts, projects, reports,
+                      key_files, retirement.public_id)
