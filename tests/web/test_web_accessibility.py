@@ -25,7 +25,7 @@ from tests.web.reports import (
     report_under_verification,
     submitted_report,
 )
-from tests.web.test_web_registrar import fresh_issuance, submitted_project
+from tests.web.test_web_registrar import draft_project, fresh_issuance, submitted_project
 from web.app import PAGE_ROUTERS
 
 Paths = Callable[[Site], list[str]]
@@ -45,7 +45,8 @@ def _owner(site: Site) -> list[str]:
     return ["/workspace", f"/workspace/accounts/{account_with_credits(site, 2_000)}", "/workspace/retire",
             "/workspace/transfer", "/workspace/projects", "/workspace/projects/new",
             "/workspace/projects/new/CIR-PV-DG/1.0", f"/workspace/projects/{project}",
-            f"/workspace/projects/{project}/reports/new", f"/workspace/reports/{report}",
+            f"/workspace/projects/{project}/reports/new", f"/workspace/projects/{draft_project(site)[0]}",
+            f"/workspace/reports/{report}",
             f"/workspace/reports/{site.demo.reports['households']}"]
 
 

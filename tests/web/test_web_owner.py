@@ -231,3 +231,33 @@ def test_owner_pages_refuse_others_and_forged_forms(page: Page, site: Site) -> N
     page.goto(f"{site.url}/workspace/reports/{report}")
     page.get_by_role("button", name="Submit for verification").click()
     expect(page.locator(".lead")).to_contain_text("submitted")
+
+
+def test_owner_adds_assets_to_a_draft_and_refusals_change_nothing(page: Page, site: Site) -> None:
+    tag = secrets.token_hex(3).upper()
+    sign_in(page, site, OWNER)
+    project = _register(page, site, f"Growing rooftops {tag}", [f"SIP-GROW-{tag}-1"])
+
+    def identifiers() -> list[str]:
+        return [a["identifier"] for a in _api(site, OWNER, f"/projects/{project}/assets")]
+
+    adding = page.get_by_role("region", name="Registered assets")
+    adding.get_by_label("Meters").fill(f"SIP-GROW-{tag}-2\nSIP-GROW-{tag}-3")
+    adding.get_by_role("button", name="Add these assets").click()
+    expect(adding).to_contain_text(f"SIP-GROW-{tag}-3")
+    assert identifiers() == [f"SIP-GROW-{tag}-1", f"SIP-GROW-{tag}-2", f"SIP-GROW-{tag}-3"]
+
+    _, taken = new_pv_project(site)  # a registered project's meter, written with other case and spaces
+    typed = f"SIP-GROW-{tag}-4\n  {taken[0][0].lower()} "
+    adding.get_by_label("Meters").fill(typed)
+    adding.get_by_role("button", name="Add these assets").click()
+    expect(page.locator("#assets-error")).to_contain_text(taken[0][0])
+    expect(adding.get_by_label("Meters")).to_have_value(typed)  # kept as typed, to correct
+    adding.get_by_label("Meters").fill("")
+    adding.get_by_role("button", name="Add these assets").click()
+    expect(page.locator("#assets-error")).to_contain_text("List the project's assets, one per line.")
+    assert identifiers() == [f"SIP-GROW-{tag}-1", f"SIP-GROW-{tag}-2", f"SIP-GROW-{tag}-3"]  # nothing added
+
+    page.get_by_role("button", name="Submit for validation").click()
+    expect(page.locator(".lead")).to_contain_text("submitted")
+    expect(adding.get_by_role("button", name="Add these assets")).to_have_count(0)  # drafts only

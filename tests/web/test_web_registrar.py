@@ -34,8 +34,8 @@ def new_party(site: Site, roles: list[Role], name: str | None = None) -> tuple[s
         return party.public_id, name, issue_api_key(s, registrar, party, label="web test")[1]
 
 
-def submitted_project(site: Site) -> tuple[str, str]:
-    """A project of the demo's PV aggregator, submitted and waiting for validation: (id, name)."""
+def draft_project(site: Site, submitted: bool = False) -> tuple[str, str]:
+    """A project of the demo's PV aggregator, a draft or submitted and waiting for validation: (id, name)."""
     name = f"Waiting rooftop {secrets.token_hex(3)}"
     with site.db.write() as s:
         owner = get_party(s, site.demo.parties[OWNER])
@@ -43,8 +43,13 @@ def submitted_project(site: Site) -> tuple[str, str]:
             name, "CIR-PV-DG", "1.0", "CN-JS", "Suzhou Industrial Park", 31.3, 120.7, 8.0, "kWp",
             date(2026, 1, 1), date(2035, 12, 31)),
             [AssetSpec(AssetKind.METER, f"SIP-WAIT-{secrets.token_hex(4)}")])
-        change_project_status(s, owner, project, ProjectStatus.SUBMITTED)
+        if submitted:
+            change_project_status(s, owner, project, ProjectStatus.SUBMITTED)
         return project.public_id, name
+
+
+def submitted_project(site: Site) -> tuple[str, str]:
+    return draft_project(site, submitted=True)
 
 
 def fresh_issuance(site: Site, quantity_kg: int = 5_000) -> str:

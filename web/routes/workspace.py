@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import pycountry
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
@@ -39,7 +39,7 @@ from registry.regions import check_region
 from registry.schemas import AccountCreate, RetirementCreate, TransferCreate
 from registry.settings import Settings
 from verification import queries as verification_queries
-from verification.assets import AssetSpec, ExternalSpec
+from verification.assets import AssetSpec, ExternalSpec, add_assets
 from verification.blobs import BlobStore
 from verification.errors import (
     AssetAlreadyRegistered,
@@ -66,7 +66,7 @@ from verification.reports import (
     replace_report_data,
     submit_report,
 )
-from verification.schemas import Note, ProjectRegistration
+from verification.schemas import AssetIn, Note, ProjectRegistration
 from web import i18n, reports_view
 from web.i18n import N_
 from web.pages import PageRoute, Viewer, checked_form, error_status, redirect, render, require, translate
@@ -576,6 +576,7 @@ def _project_page(request: Request, db: DB, me: Party, project_id: str, errors_:
         **page, "methodology_title": _methodology_title(request, detail.methodology_id),
         "moves": [(status, translate(request, MOVE_LABELS.get(status, status))) for status in moves],
         "may_file": detail.status in ("draft", "changes_requested"), "may_report": detail.status == "registered",
+        **_asset_form(request, detail.methodology_id, detail.methodology_version),
         "document_kinds": [(k.value, i18n.status_label(k.value, language)) for k in OWNER_DOCUMENT_KINDS],
         "errors": errors_ or {}, "values": values or {}}, status_code)
 
@@ -592,6 +593,46 @@ async def move_project(request: Request, project_id: str, db: DB, party: Viewer)
         request, db, me, project_id, lambda session, found: _own_project(session, me, found),
         lambda problems, values, status: _project_page(request, db, me, project_id, problems, values, status),
         f"/workspace/projects/{project_id}")
+
+
+def _asset_form(request: Request, methodology_id: str, version: str) -> dict[str, str]:
+    methodology = get_methodology_or_invalid(methodology_id, version)
+    return {"asset_label": translate(request, ASSET_LABELS[methodology.asset_kind]),
+            "asset_hint": translate(request, ASSET_HINTS[methodology.asset_kind])}
+
+
+@router.post("/workspace/projects/{project_id}/assets", response_class=HTMLResponse)
+async def add_project_assets(request: Request, project_id: str, db: DB, party: Viewer) -> Response:
+    """More meters, chargers or parcels for a project still being drafted, in the registration form's
+    lines; the same checks as at registration (one active project per asset, no overlapping parcels)."""
+    me = require(party, request, Role.PROJECT_OWNER)
+    form = await checked_form(request)
+    with db.read() as session:
+        project = _own_project(session, me, project_id)
+        kind = get_methodology_or_invalid(project.methodology_id, project.methodology_version).asset_kind
+    found: dict[str, str] = {}
+    listed = _assets(request, kind, field_text(form, "assets"), found)
+    if found:
+        return _project_page(request, db, me, project_id, found, entered_values(form), 422)
+    try:
+        specs = [AssetSpec(a.kind, a.identifier, a.area_m2, a.geometry) for a in TypeAdapter(
+            list[AssetIn]).validate_python(listed)]
+    except ValidationError:
+        return _project_page(request, db, me, project_id, {"assets": translate(request, N_(
+            "List the project's assets, one per line."))}, entered_values(form), 422)
+
+    def add_them() -> None:
+        with db.write() as session:
+            add_assets(session, me, _own_project(session, me, project_id), specs)
+
+    try:
+        await run_in_threadpool(add_them)
+    except RegistryError as exc:
+        if isinstance(exc, errors.NotFound):
+            raise
+        return _project_page(request, db, me, project_id, {"assets": exc.message}, entered_values(form),
+                             error_status(exc))
+    return redirect(f"/workspace/projects/{project_id}#assets-heading")
 
 
 @router.post("/workspace/projects/{project_id}/documents", response_class=HTMLResponse)
