@@ -37,7 +37,7 @@ test: $(STAMP) browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy registry methodologies trading verification api web demo
+	$(BIN)/mypy registry methodologies trading verification netzero api web demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from api.cli_methodology import methodology_app
+from api.cli_netzero import certificate_app, claim_app, facility_app, inventory_app
 from api.cli_roles import (
     account_app,
     application_app,
@@ -50,6 +51,10 @@ app.add_typer(account_app, name="account")
 app.add_typer(registry_app, name="registry")
 app.add_typer(proof_app, name="proof")
 app.add_typer(application_app, name="application")
+app.add_typer(facility_app, name="facility")
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(claim_app, name="claim")
+app.add_typer(certificate_app, name="certificate")
 app.command("transfer")(transfer)
 app.command("retire")(retire)
 app.command("verify-statement")(verify_statement)
@@ -169,7 +174,8 @@ def bootstrap(
 
 @app.command()
 def demo(if_empty: Annotated[bool, typer.Option(help="Do nothing when the registry has data")] = False) -> None:
-    """Load the demo: five projects with a year of data, validated, verified and issued; a factory's retirement."""
+    """Load the demo: five projects with a year of data, validated, verified and issued; a factory's verified
+    inventory, its retirement for its net-zero claim and its certificate."""
     from demo.scenario import load_demo, registry_is_empty
     from registry.ledger.identity import record_log_identity
 
@@ -192,10 +198,13 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Do nothing when the regist
     keys_file.write_text(json.dumps({"api_keys": result.keys, "parties": result.parties, "accounts": result.accounts,
                                      "projects": result.projects, "reports": result.reports,
                                      "verifier_key_files": result.verifier_key_files,
-                                     "retirement": result.retirement}, indent=2))
+                                     "retirement": result.retirement, "facility": result.facility,
+                                     "inventory": result.inventory, "claim": result.claim,
+                                     "certificate": result.certificate}, indent=2))
     keys_file.chmod(0o600)
     typer.echo(f"demo loaded; API keys and ids in {keys_file}")
     typer.echo(f"the factory's retirement: /api/v1/retirements/{result.retirement}/proof")
+    typer.echo(f"its net-zero certificate: /api/v1/certificates/{result.certificate}")
 
 
 @app.command("sample-data")
@@ -259,7 +268,8 @@ def verify_proof(
     bundle: Annotated[Path, typer.Argument(help="A proof bundle JSON file")],
     key: Annotated[str, typer.Option(help="The registry's verifier key string")],
 ) -> None:
-    """Verify a proof bundle (a retirement, an issuance …) offline: signature, checkpoint, inclusion."""
+    """Verify a proof bundle (a retirement, an issuance, a net-zero certificate …) offline: signature,
+    checkpoint, inclusion; for a certificate also that its retirements and offset lines add up."""
     from registry.ledger import verify
 
     sys.exit(verify.main([str(bundle), key]))
@@ -273,6 +283,7 @@ def audit(
                                                      "the log must still extend it")] = None,
 ) -> None:
     """Recompute the tree, check every checkpoint, and replay the log against every public record."""
+    from netzero.audit import audit_netzero
     from registry.ledger.audit import audit as audit_registry
     from registry.ledger.verify import VerificationError
     from verification.audit import audit_verification
@@ -290,6 +301,7 @@ def audit(
         with _database().snapshot() as s:
             report = audit_registry(s, key, saved)
             audit_verification(s, report)
+            audit_netzero(s, report)
     except VerificationError as exc:
         _fail(f"not a verifier key: {exc}")
     typer.echo(f"{report.entries} entries ({report.pending} pending), {report.checkpoints} checkpoints, "

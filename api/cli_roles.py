@@ -329,6 +329,8 @@ def template(
 
 def statement_summary(statement: dict[str, Any]) -> str:
     """What a statement says, for a person about to sign it or checking it."""
+    if statement.get("type") == "cir-inventory-statement":
+        return _inventory_statement_summary(statement)
     project, owner, period = statement.get("project", {}), statement.get("owner", {}), statement.get("period", {})
     lines = [
         f"report {statement.get('report')} revision {statement.get('revision')}",
@@ -346,6 +348,24 @@ def statement_summary(statement: dict[str, Any]) -> str:
     lines.append(f"signed at {statement.get('signed_at')} by {statement['verifier'].get('name')} "
                  f"(key {statement['verifier'].get('key_id')})")
     return "\n".join(lines)
+
+
+def _inventory_statement_summary(statement: dict[str, Any]) -> str:
+    facility, party, period = statement["facility"], statement["party"], statement["period"]
+    emissions = statement["emissions_kg"]
+    return "\n".join([
+        f"emission inventory {statement['inventory']} version {statement['version']}",
+        f"facility {facility['name']} ({facility['id']}, {facility['region']}, boundary type {facility['boundary']}) "
+        f"of {party['name']} ({party['id']})",
+        f"period {period['start']} to {period['end']}; data {str(statement['data_sha256'])[:16]}…",
+        f"scope 1 {emissions['scope1']:,} kg; scope 2 {emissions['scope2_location']:,} kg location-based, "
+        f"{emissions['scope2_market']:,} kg market-based; scope 3 {emissions['scope3']:,} kg",
+        f"residual calculated {emissions['residual']:,} kg; verified {statement.get('verified_residual_kg'):,} kg",
+        f"green electricity certificates: {', '.join(statement['green_certificates']) or 'none'}",
+        f"opinion: {statement.get('opinion') or '(none — write one before signing)'}",
+        f"signed at {statement.get('signed_at')} by {statement['verifier'].get('name')} "
+        f"(key {statement['verifier'].get('key_id')})",
+    ])
 
 
 @verifier_app.command("sign")
@@ -561,6 +581,15 @@ def entry_proof(entry: int, out: Path, url: Url = DEFAULT_URL) -> None:
 def retirement_proof(retirement: str, out: Path, url: Url = DEFAULT_URL) -> None:
     """Save a retirement's proof bundle; check it with `cir verify-proof`."""
     out.write_text(json.dumps(_call(url, None, lambda c: c.retirement_proof(retirement)), indent=2))
+    typer.echo(f"bundle written to {out}; key: {_call(url, None, lambda c: c.log_key())}")
+
+
+@proof_app.command("certificate")
+def certificate_proof(certificate: str, out: Path, url: Url = DEFAULT_URL) -> None:
+    """Save a net-zero certificate's proof bundle (its entry and every retirement's); check it with
+    `cir verify-proof`."""
+    out.write_text(json.dumps(_call(url, None, lambda c: c.certificate_proof(certificate)), indent=2,
+                              ensure_ascii=False))
     typer.echo(f"bundle written to {out}; key: {_call(url, None, lambda c: c.log_key())}")
 
 

@@ -244,6 +244,87 @@ class RegistryClient:
     def reject(self, report: str, note: str) -> Json:
         return self.request("POST", f"/reports/{report}/rejection", json={"note": note})
 
+    # --- net zero: factories ---
+
+    def register_facility(self, name: str, region: str, address: str, industry: str, boundary: str) -> Json:
+        body = {"name": name, "region": region, "address": address, "industry": industry, "boundary": boundary}
+        return self.request("POST", "/facilities", json=body)
+
+    def facilities(self) -> list[Json]:
+        return self.request("GET", "/facilities")
+
+    def file_inventory(self, facility: str, data: Path, period_start: str, period_end: str) -> Json:
+        """Upload the activity data (CSV or XLSX) and file it: the next version for the facility and period."""
+        body = {"period_start": period_start, "period_end": period_end, "data_sha256": self.upload(data),
+                "data_filename": data.name}
+        return self.request("POST", f"/facilities/{facility}/inventories", json=body)
+
+    def inventory(self, inventory: str) -> Json:
+        return self.request("GET", f"/inventories/{inventory}")
+
+    def inventories(self, **filters: Any) -> Json:
+        """Inventories you may see; a verifier's queue is `waiting=True`."""
+        return self.request("GET", "/inventories", params=_params(**filters))
+
+    def open_net_zero_claim(self, facility: str, period_start: str) -> Json:
+        return self.request("POST", "/claims", json={"facility": facility, "period_start": period_start})
+
+    def net_zero_claims(self) -> list[Json]:
+        return self.request("GET", "/claims")
+
+    def net_zero_claim(self, claim: str) -> Json:
+        return self.request("GET", f"/claims/{claim}")
+
+    def retire_for_claim(self, claim: str, from_account: str, quantity_kg: int | None = None,
+                         serial_range: Json | None = None, public_note: str = "", idempotency_key: str | None = None,
+                         **narrow: Any) -> Json:
+        body = {"from_account": from_account, "quantity_kg": quantity_kg, "serial_range": serial_range,
+                "public_note": public_note, **narrow}
+        return self.request("POST", f"/claims/{claim}/retirements", json=_params(**body),
+                            headers=_idempotency(idempotency_key))
+
+    def attach_retirement(self, claim: str, retirement: str) -> Json:
+        return self.request("POST", f"/claims/{claim}/attached-retirements", json={"retirement": retirement})
+
+    def certify_claim(self, claim: str) -> Json:
+        return self.request("POST", f"/claims/{claim}/certificate")
+
+    # --- net zero: certificates (public) and the verifier's and registrar's steps ---
+
+    def certificates(self, **filters: Any) -> Json:
+        return self.request("GET", "/certificates", params=_params(**filters))
+
+    def certificate(self, certificate: str) -> Json:
+        return self.request("GET", f"/certificates/{certificate}")
+
+    def certificate_proof(self, certificate: str) -> Json:
+        return self.request("GET", f"/certificates/{certificate}/proof")
+
+    def certificate_pdf(self, certificate: str) -> bytes:
+        response = self.http.get(f"/api/v1/certificates/{certificate}/pdf")
+        if response.status_code >= 400:
+            raise RegistryAPIError(response.status_code, response.json())
+        return response.content
+
+    def revoke_certificate(self, certificate: str, reason: str) -> Json:
+        return self.request("POST", f"/certificates/{certificate}/revocation", json={"reason": reason})
+
+    def start_inventory_verification(self, inventory: str) -> Json:
+        return self.request("POST", f"/inventories/{inventory}/verification")
+
+    def inventory_statement_template(self, inventory: str) -> Json:
+        return self.request("GET", f"/inventories/{inventory}/statement-template")
+
+    def approve_inventory(self, inventory: str, statement: Json, signature: str) -> Json:
+        return self.request("POST", f"/inventories/{inventory}/approval",
+                            json={"statement": statement, "signature": signature})
+
+    def request_inventory_changes(self, inventory: str, note: str) -> Json:
+        return self.request("POST", f"/inventories/{inventory}/changes-requested", json={"note": note})
+
+    def reject_inventory(self, inventory: str, note: str) -> Json:
+        return self.request("POST", f"/inventories/{inventory}/rejection", json={"note": note})
+
 
 def _idempotency(key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": key} if key else {}

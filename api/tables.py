@@ -7,10 +7,11 @@ through it. A package that adds a `models.py` adds one line here.
 from sqlmodel import SQLModel
 
 import api.idempotency
+import netzero.models
 import registry.ledger.models
 import registry.models
 import verification.models
 import web.models
 
-MODULES = (registry.models, registry.ledger.models, verification.models, api.idempotency, web.models)
+MODULES = (registry.models, registry.ledger.models, verification.models, netzero.models, api.idempotency, web.models)
 METADATA = SQLModel.metadata

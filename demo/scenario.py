@@ -4,8 +4,10 @@ Suzhou Industrial Park (CN-JS): a rooftop-PV aggregator with 20 households and a
 logistics-centre roof, and a public EV charging hub; a coastal wetland on Taizhou Bay (台州湾,
 CN-ZJ: a cross-regional project). Each has a year of synthetic monitoring data (`demo.data`),
 quantified by its methodology, verified by an accredited verifier who signs a statement with its
-own key, and issued. A factory then buys and retires 1,823.89 t against its 2025 residual
-emissions, the figure of the certified example factory in our sources.
+own key, and issued. A ready-mix concrete plant in Guangzhou (CN-GD) files its 2025 emission
+inventory, which CQC verifies: 1,823.89 t of residual emissions, the figure of the certified
+example factory in our sources. It buys Suzhou PV and Taizhou Bay wetland credits, retires them
+for its net-zero claim (cross-regional, disclosed) and is certified.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,10 @@ from demo.data import (
     wetland_inventory,
 )
 from methodologies.plugin import AssetKind
+from netzero import inventories
+from netzero.certificates import issue_certificate
+from netzero.claims import open_claim, retire_for_claim
+from netzero.facilities import register_facility
 from registry import credits
 from registry.accounts import open_account
 from registry.credits import OldestFirstSelection
@@ -40,6 +47,7 @@ from registry.ledger.signing import LogSigner, write_private_key
 from registry.models import Party, PartyKind, ProjectStatus, Role
 from registry.parties import bootstrap_registrar, create_party, issue_api_key
 from registry.projects import ProjectDetails, get_project
+from registry.settings import get_settings
 from verification.accreditation import accredit_verifier
 from verification.assets import AssetSpec
 from verification.blobs import BlobStore
@@ -49,8 +57,13 @@ from verification.projects import DocumentSpec, change_project_status, file_docu
 from verification.reports import create_report, get_report, start_verification, submit_report
 from verification.statements import public_key_pem, sign_statement
 
-FACTORY_EMISSIONS_KG = 1_823_890
+FACTORY_EMISSIONS_KG = 1_823_890  # the verified residual of demo/concrete_plant_2025.csv
 FACTORY_PV_PURCHASE_KG = 1_000_000
+# The day the demo's history retires the credits for the 2025 claim: inside the 12 months after the
+# period, whenever the demo is loaded.
+CLAIM_RETIRED_ON = date(2026, 3, 31)
+FACILITY = ("Baiyun ready-mix concrete plant", "CN-GD", "Taihe Town, Baiyun District, Guangzhou",
+            "Ready-mix concrete", "I")
 SEED = 7
 YEAR = 2025
 MAX_BYTES = 256 * 1024 * 1024
@@ -65,6 +78,10 @@ class DemoResult:
     reports: dict[str, str]
     verifier_key_files: dict[str, str]
     retirement: str
+    facility: str
+    inventory: str
+    claim: str
+    certificate: str
 
 
 def registry_is_empty(db: Database) -> bool:
@@ -153,7 +170,7 @@ def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) 
             "pv_aggregator": ("SIP Rooftop Solar Aggregator", [Role.PROJECT_OWNER], "CN-JS"),
             "ev_operator": ("Suzhou Green Charging Co.", [Role.PROJECT_OWNER], "CN-JS"),
             "wetland": ("Taizhou Bay Wetland Management", [Role.PROJECT_OWNER], "CN-ZJ"),
-            "factory": ("Suzhou Precision Parts Factory", [Role.BUYER], "CN-JS"),
+            "factory": ("Guangzhou Baiyun Ready-Mix Concrete Co.", [Role.BUYER], "CN-GD"),
             "auditor": ("Jiangsu Carbon Audit Office", [Role.AUDITOR], "CN-JS"),
             "cqc": ("China Quality Certification Centre", [Role.VERIFIER], "CN-BJ"),
             "sgs": ("SGS-CSTC Standards Technical Services", [Role.VERIFIER], "CN-SH"),
@@ -166,7 +183,8 @@ def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) 
             for role, party in parties.items() if role != "registrar"}
         accounts = {role: open_account(s, parties[role], "Main").public_id
                     for role in ("pv_aggregator", "ev_operator", "wetland", "factory")}
-        scopes = {"cqc": (["*"], ["CN-JS", "CN-ZJ"]), "sgs": (["CIR-PV-DG"], ["CN-JS"])}
+        # CQC verifies every methodology and factories' inventories (`*`), also in Guangdong.
+        scopes = {"cqc": (["*"], ["CN-JS", "CN-ZJ", "CN-GD"]), "sgs": (["CIR-PV-DG"], ["CN-JS"])}
         for name, (methodologies, regions) in scopes.items():
             accredit_verifier(s, registrar, parties[name].public_id, public_key_pem(verifier_keys[name]),
                               methodologies, regions, date(2024, 1, 1), date(2028, 12, 31))
@@ -207,21 +225,41 @@ def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) 
             approve_report(s, verifier, report, statement, sign_statement(statement, verifier_keys[demo.verifier]),
                            needs_registrar_approval=False)
 
-    # The factory buys 1,000 t of PV from the aggregator and the rest from the wetland, then retires;
-    # the aggregator keeps well over a thousand tonnes to trade (and for the README's examples).
+    # The factory buys 1,000 t of PV from the aggregator and the rest from the wetland, then retires
+    # them for its claim; the aggregator keeps well over a thousand tonnes to trade (and for the
+    # README's examples).
     purchases = [("pv_aggregator", FACTORY_PV_PURCHASE_KG), ("wetland", FACTORY_EMISSIONS_KG - FACTORY_PV_PURCHASE_KG)]
     for seller, quantity_kg in purchases:
         with db.write() as s:
             credits.transfer_credits(s, parties[seller], accounts[seller], accounts["factory"], quantity_kg,
                                      OldestFirstSelection())
-    with db.write() as s:
-        retirement, _ = credits.retire_credits(
-            s, parties["factory"], accounts["factory"], FACTORY_EMISSIONS_KG, OldestFirstSelection(),
-            credits.RetirementDetails(
-                "Suzhou Precision Parts Factory", "organisation",
-                f"Zero-carbon factory claim: residual scope 1 and 2 emissions, {YEAR}",
-                date(YEAR, 1, 1), date(YEAR, 12, 31),
-                "1,823.89 tCO2e of residual emissions covered by carbon-inclusion credits (PV and wetland)"))
+    net_zero = _net_zero(db, blobs, parties["factory"], parties["cqc"], verifier_keys["cqc"], accounts["factory"])
     sequence_all(db, signer)
     return DemoResult({name: party.public_id for name, party in parties.items()}, keys, accounts, projects, reports,
-                      key_files, retirement.public_id)
+                      key_files, *net_zero)
+
+
+def _net_zero(db: Database, blobs: BlobStore, factory: Party, verifier: Party, verifier_key: Ed25519PrivateKey,
+              account: str) -> tuple[str, str, str, str, str]:
+    """The concrete plant's way to net zero: facility, inventory, verification, claim, retirement and
+    certificate. Returns the retirement, facility, inventory, claim and certificate ids."""
+    data = (resources.files("demo") / "concrete_plant_2025.csv").read_bytes()
+    period = (date(YEAR, 1, 1), date(YEAR, 12, 31))
+    with db.write() as s:
+        facility = register_facility(s, factory, *FACILITY)
+        inventory = inventories.file_inventory(s, factory, facility.public_id, *period, data, blobs.put_bytes(data),
+                                   "concrete_plant_2025.csv")
+        inventories.start_verification(s, verifier, inventory)
+        statement = inventories.statement_template(s, verifier, inventory)
+        statement["opinion"] = ("Reasonable assurance: fuel cards, tank logs, grid bills and the green electricity "
+                                "certificates reconcile with the activity file; site visit 2026-02-10.")
+        inventories.approve_inventory(s, verifier, inventory, statement, sign_statement(statement, verifier_key))
+    with db.write() as s:
+        claim = open_claim(s, factory, facility.public_id, period[0])
+        retirement, _ = retire_for_claim(
+            s, factory, claim, account, FACTORY_EMISSIONS_KG, OldestFirstSelection(),
+            "1,823.89 tCO2e of residual emissions covered by carbon-inclusion credits (PV and wetland)",
+            as_of=CLAIM_RETIRED_ON)
+        certificate = issue_certificate(s, factory, claim, get_settings().certificate_validity_months)
+        return (retirement.public_id, facility.public_id, inventory.public_id, claim.public_id,
+                certificate.public_id)

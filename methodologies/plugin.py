@@ -61,6 +61,9 @@ class Methodology(Generic[ParamsT]):
     pinned_factor_ids: Mapping[str, str] = field(default_factory=dict)
     # The longest crediting period a project under this methodology may register for.
     max_crediting_years: int = 10
+    # Its credits are removals (a sink took CO2 out of the air), not reductions: net-zero claims and
+    # certificates show the two apart.
+    removals: bool = False
 
     def __post_init__(self) -> None:
         if self.asset_column not in {c.name for c in self.input_schema.columns}:

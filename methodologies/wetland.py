@@ -451,6 +451,7 @@ METHODOLOGY: Methodology[WetlandParams] = Methodology(
     id="CIR-WET-SINK",
     version="1.0",
     max_crediting_years=30,  # sinks accrue over decades
+    removals=True,
     title="Coastal wetland carbon sink (stock difference)",
     applicability=(
         "Restored, created or conserved coastal wetlands (mangrove, tidal marsh, seagrass) with a "

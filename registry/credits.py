@@ -447,6 +447,8 @@ class RetirementDetails:
     claim_period_start: date
     claim_period_end: date
     public_note: str = ""
+    # The net-zero claim (netzero/) the retirement is made for, named in its ledger entry.
+    claim: str | None = None
 
 
 BENEFICIARY_TYPES = ("organisation", "individual", "product", "event")
@@ -493,6 +495,7 @@ def retire_credits(
         "purpose": retirement.purpose,
         "claim_period": {"start": details.claim_period_start.isoformat(), "end": details.claim_period_end.isoformat()},
         "note": retirement.public_note,
+        **({"claim": details.claim} if details.claim else {}),
     }, public_id=retirement.public_id, retirement_id=pk(retirement))
     retirement.ledger_entry_id = movement.ledger_entry_id
     session.flush()

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 256 * 1024 * 1024
     # When true, a verified report waits for the registrar's approval before credits are issued.
     issuance_needs_registrar_approval: bool = False
+    # How long a net-zero certificate is valid from its issue date (the certified example: one year).
+    certificate_validity_months: int = 12
+    # Where the registry's pages are published (https://registry.example): the certificate PDF's QR
+    # code points there. Unset, the address the request came to is used.
+    public_base_url: str | None = None
 
 
 @lru_cache

@@ -49,9 +49,9 @@ def test_demo_then_audit_then_verify_the_retirement_offline(registry_dir: Path) 
 
     ok = runner.invoke(app, ["verify-proof", "bundle.json", "--key", key])
     assert ok.exit_code == 0, ok.output
-    assert "VERIFIED" in ok.output and "Suzhou Precision Parts Factory" in ok.output and "1823890 kg" in ok.output
+    assert "VERIFIED" in ok.output and "Baiyun ready-mix concrete plant" in ok.output and "1823890 kg" in ok.output
 
-    tampered = dict(bundle, entry=bundle["entry"].replace("Suzhou Precision Parts Factory", "Someone Else"))
+    tampered = dict(bundle, entry=bundle["entry"].replace("Baiyun ready-mix concrete plant", "Someone Else"))
     (registry_dir / "tampered.json").write_text(json.dumps(tampered))
     refused = runner.invoke(app, ["verify-proof", "tampered.json", "--key", key])
     assert refused.exit_code == 1 and "NOT VERIFIED" in refused.output

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 
 import api.idempotency  # noqa: F401  (defines IdempotencyKeyReused, a RegistryError sent by the API)
+import netzero.errors  # noqa: F401  (its classes join RegistryError's subclasses)
 import verification.errors  # noqa: F401  (its classes join RegistryError's subclasses)
 from api.problems import PROBLEM_TYPE_URI, InternalError, Unauthorized, install_problem_handlers
 from registry.errors import RegistryError
@@ -25,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 REGISTRY_DOC = DOCS / "registry.md"
 VERIFICATION_DOC = DOCS / "verification.md"
+NETZERO_DOC = DOCS / "netzero.md"
+DOC_OF_MODULE = {"verification.errors": VERIFICATION_DOC, "netzero.errors": NETZERO_DOC}
 TEST_REFERENCE = re.compile(r"\b(tests/[\w/]+\.py)::(\w+)")
 
 
@@ -102,8 +105,7 @@ def problems_app() -> FastAPI:
 def sent_problems() -> dict[str, tuple[int, Path]]:
     """Every problem type the API sends, the status it sends it with, and the page that owns it."""
     requests: list[tuple[str, str, Path]] = [
-        ("GET", f"/registry-error/{code}",
-         VERIFICATION_DOC if error.__module__ == "verification.errors" else REGISTRY_DOC)
+        ("GET", f"/registry-error/{code}", DOC_OF_MODULE.get(error.__module__, REGISTRY_DOC))
         for code, error in ERRORS.items()
     ]
     requests += [("GET", path, REGISTRY_DOC) for path in
@@ -127,12 +129,12 @@ def test_every_problem_type_is_catalogued_with_the_status_the_api_sends() -> Non
     # The API-level types the catalogue must hold, whatever else the walk above finds.
     assert {Unauthorized.type_, InternalError.type_, "constraint-violation", "idempotency-key-reused",
             "request-validation-failed"} <= set(sent)
-    registry, verification = documented_problems(REGISTRY_DOC), documented_problems(VERIFICATION_DOC)
+    documented = {doc: documented_problems(doc) for doc in (REGISTRY_DOC, VERIFICATION_DOC, NETZERO_DOC)}
     for code, (status, doc) in sorted(sent.items()):
-        pages = registry if doc == REGISTRY_DOC else verification
         assert f"`urn:cir:problem:{code}`" in doc.read_text(encoding="utf-8"), f"{code} is not in {doc.name}"
-        assert pages.get(code) == status, f"{doc.name} gives {code} status {pages.get(code)}; the API sends {status}"
-    stale = (set(registry) | set(verification)) - set(sent)
+        assert documented[doc].get(code) == status, \
+            f"{doc.name} gives {code} status {documented[doc].get(code)}; the API sends {status}"
+    stale = set().union(*documented.values()) - set(sent)
     assert not stale, f"catalogued but never sent: {sorted(stale)}"
 
 
@@ -150,7 +152,7 @@ def functions_in(path: Path) -> set[str]:
 def test_every_test_the_docs_cite_exists() -> None:
     references = referenced_tests()
     cited_by = {doc for doc, _, _ in references}
-    assert {REGISTRY_DOC, VERIFICATION_DOC} <= cited_by
+    assert {REGISTRY_DOC, VERIFICATION_DOC, NETZERO_DOC} <= cited_by
     missing = []
     for doc, path, name in references:
         file = ROOT / path
@@ -171,7 +173,7 @@ def test_registry_events_list_the_entry_types_and_their_movement_rules() -> None
 
 # Where the action string sits in each recording call: record_event(session, subject, actor, action, …)
 # and transition(session, report, allowed_from, to, actor, action, …).
-ACTION_ARGUMENT = {"record_event": 3, "transition": 5}
+ACTION_ARGUMENT = {"record_event": 3, "transition": 5, "_transition": 5}
 
 
 def calls_outside_the_recorders(tree: ast.Module) -> list[ast.Call]:
@@ -188,9 +190,9 @@ def calls_outside_the_recorders(tree: ast.Module) -> list[ast.Call]:
     return calls
 
 
-def recorded_actions() -> set[str]:
+def recorded_actions(package: str) -> set[str]:
     actions: set[str] = set()
-    for path in sorted((ROOT / "verification").glob("*.py")):
+    for path in sorted((ROOT / package).glob("*.py")):
         for node in calls_outside_the_recorders(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
             if not isinstance(node.func, ast.Name | ast.Attribute):
                 continue
@@ -208,4 +210,9 @@ def recorded_actions() -> set[str]:
 
 def test_verification_events_list_every_recorded_action() -> None:
     documented = {row[0].strip("`") for row in table_rows(section(VERIFICATION_DOC, "Events"))}
-    assert documented == recorded_actions()
+    assert documented == recorded_actions("verification")
+
+
+def test_netzero_events_list_every_recorded_action() -> None:
+    rows = table_rows(section(NETZERO_DOC, "Events"))
+    assert {row[0].strip("`") for row in rows} == recorded_actions("netzero")

@@ -20,6 +20,10 @@ from verification.models import AccreditationScope, AccreditationStatus, Affilia
 from verification.statements import key_id_of, load_public_key
 from verification.trail import record_event
 
+# The scope entry that lets a verifier verify factories' emission inventories (netzero/), in place
+# of a methodology id; `*` covers inventories too.
+INVENTORY_SCOPE = "inventories"
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -29,19 +33,20 @@ class Scope:
 
 
 def parse_scope(methodologies: list[str], regions: list[str]) -> list[Scope]:
-    """`CIR-PV-DG` (every version), `CIR-PV-DG@1.0` or `*`, times ISO 3166-2 regions or `*`; each
-    methodology must be installed and each region a real subdivision code."""
+    """`CIR-PV-DG` (every version), `CIR-PV-DG@1.0`, `inventories` or `*`, times ISO 3166-2 regions
+    or `*`; each methodology must be installed and each region a real subdivision code."""
     if not methodologies or not regions:
         raise errors.InvalidRequest("an accreditation names its methodologies and regions ('*' for any)")
     installed = {(m.id, m.version) for m in list_methodologies()}
     pairs: list[tuple[str, str | None]] = []
     for entry in sorted(set(methodologies)):
         methodology_id, _, version = entry.partition("@")
-        if methodology_id != ANY and (methodology_id, version) not in installed and not (
+        if methodology_id not in (ANY, INVENTORY_SCOPE) and (methodology_id, version) not in installed and not (
                 not version and any(m == methodology_id for m, _ in installed)):
             known = ", ".join(sorted({m for m, _ in installed}))
             raise errors.InvalidRequest(f"no methodology {entry!r} is installed (installed: {known}); write "
-                                        "CIR-PV-DG for every version, CIR-PV-DG@1.0 for one, or '*'")
+                                        f"CIR-PV-DG for every version, CIR-PV-DG@1.0 for one, {INVENTORY_SCOPE!r} "
+                                        "for factories' emission inventories, or '*'")
         pairs.append((methodology_id, version or None))
     checked_regions = sorted({check_region(region, allow_any=True) for region in regions})
     return [Scope(m, v, r) for m, v in pairs for r in checked_regions]
@@ -130,6 +135,15 @@ def declare_affiliation(session: Session, verifier: Party, party_public_id: str)
 
 def check_may_verify(session: Session, verifier: Party, project: Project, on: date) -> VerifierAccreditation:
     """The verifier's active accreditation valid on `on` that covers the project; refuses conflicts."""
+    return check_may_verify_for(session, verifier, on, project.methodology_id, project.methodology_version,
+                                project.region, project.owner_party_id, f"{project.methodology_id} "
+                                f"{project.methodology_version} in {project.region}")
+
+
+def check_may_verify_for(session: Session, verifier: Party, on: date, scope_id: str, version: str | None,
+                         region: str, owner_party_id: int, what: str) -> VerifierAccreditation:
+    """The verifier's active accreditation valid on `on` covering `scope_id` (a methodology or
+    `INVENTORY_SCOPE`) in `region`, for work of `owner_party_id`: neither its own nor an affiliate's."""
     require_role(verifier, Role.VERIFIER)
     accreditations = session.execute(select(VerifierAccreditation).where(
         col(VerifierAccreditation.party_id) == verifier.id,
@@ -138,18 +152,15 @@ def check_may_verify(session: Session, verifier: Party, project: Project, on: da
     )).scalars().all()
     if not accreditations:
         raise NotAccredited(f"{verifier.name} holds no active accreditation valid on {on}")
-    in_scope = [a for a in accreditations
-                if a.covers(project.methodology_id, project.region, project.methodology_version)]
+    in_scope = [a for a in accreditations if a.covers(scope_id, region, version)]
     if not in_scope:
-        raise OutsideAccreditationScope(
-            f"{verifier.name} is not accredited for {project.methodology_id} {project.methodology_version} "
-            f"in {project.region}")
-    if project.owner_party_id == verifier.id:
-        raise ConflictOfInterest("a verifier may not verify its own project")
+        raise OutsideAccreditationScope(f"{verifier.name} is not accredited for {what}")
+    if owner_party_id == verifier.id:
+        raise ConflictOfInterest("a verifier may not verify its own work")
     affiliated = session.execute(select(col(Affiliation.id)).where(
-        col(Affiliation.verifier_party_id) == verifier.id, col(Affiliation.party_id) == project.owner_party_id)).first()
+        col(Affiliation.verifier_party_id) == verifier.id, col(Affiliation.party_id) == owner_party_id)).first()
     if affiliated is not None:
-        raise ConflictOfInterest("the verifier declared an affiliation with the project's owner")
+        raise ConflictOfInterest("the verifier declared an affiliation with the owner")
     return in_scope[0]
 
 

@@ -32,6 +32,14 @@ class EntryType(StrEnum):
     CANCEL = "cancel"
     FREEZE = "freeze"
     UNFREEZE = "unfreeze"
+    # A net-zero certificate (netzero/) and its revocation: they move no units; the certificate
+    # commits to the inventory statement's hash and the leaf hashes of the retirements behind it.
+    NET_ZERO_CERTIFICATE = "net_zero_certificate"
+    NET_ZERO_CERTIFICATE_REVOKED = "certificate_revocation"  # the kind column holds 24 characters
+
+
+# Entry types that move no units: the replay of balances passes over them.
+RECORD_ONLY_ENTRY_TYPES = frozenset({EntryType.NET_ZERO_CERTIFICATE, EntryType.NET_ZERO_CERTIFICATE_REVOKED})
 
 
 @dataclass(frozen=True)

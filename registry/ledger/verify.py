@@ -9,7 +9,9 @@ What it checks:
 - C2SP signed notes with Ed25519 keys, given as verifier key strings
   `<name>+<hex key id>+<base64(0x01 || public key)>`;
 - C2SP tlog-checkpoint bodies: origin line, tree size, base64 root hash;
-- a retirement proof bundle: {"entry", "leaf_index", "inclusion", "checkpoint"}.
+- a retirement proof bundle: {"entry", "leaf_index", "inclusion", "checkpoint"};
+- a net-zero certificate bundle: {"checkpoint", "entries": [certificate, retirement, …]}, where the
+  certificate commits to each retirement's leaf hash and every offset line lies in those retirements.
 """
 
 from __future__ import annotations
@@ -247,6 +249,82 @@ def verify_bundle(bundle: dict[str, Any], key: VerifierKey) -> dict[str, Any]:
     return entry
 
 
+# --- Net-zero certificate bundle --------------------------------------------------------------
+
+
+def verify_certificate_bundle(bundle: dict[str, Any], key: VerifierKey
+                              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Check a certificate bundle: every entry is in the signed log, the first is a net-zero
+    certificate, the others are exactly the retirements it names (by leaf hash, in order), and its
+    offset lines are units of those retirements adding up to the covered total, which covers the
+    residual. Returns the certificate and the retirements, parsed."""
+    try:
+        note: str = bundle["checkpoint"]
+        items = [(item["entry"], int(item["leaf_index"]), item["inclusion"]) for item in bundle["entries"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerificationError(f"malformed certificate bundle: {exc!r}") from exc
+    if not items:
+        raise VerificationError("the bundle holds no entries")
+    entries = [verify_bundle({"entry": text, "leaf_index": index, "inclusion": inclusion, "checkpoint": note}, key)
+               for text, index, inclusion in items]
+    certificate, retirements = entries[0], entries[1:]
+    if certificate.get("type") != "net_zero_certificate":
+        raise VerificationError("the bundle's first entry is not a net-zero certificate")
+    try:
+        committed = [(r["id"], r["leaf_hash"]) for r in certificate["retirements"]]
+        proved = [(entry["id"], leaf_hash(text.encode()).hex())
+                  for entry, (text, _, _) in zip(retirements, items[1:], strict=True)]
+        if committed != proved or any(entry.get("type") != "retire" for entry in retirements):
+            raise VerificationError("the retirements in the bundle are not exactly those the certificate names")
+        units_of = {entry["id"]: [(u["issuance"], u["first_unit"], u["last_unit"]) for u in entry["units"]]
+                    for entry in retirements}
+        counted: dict[str, int] = {entry["id"]: 0 for entry in retirements}
+        for line in certificate["offsets"]:
+            if not any(issuance == line["issuance"] and first <= line["first_unit"] <= line["last_unit"] <= last
+                       for issuance, first, last in units_of.get(line["retirement"], [])):
+                raise VerificationError(f"offset line {line['serial']} is not among the units of {line['retirement']}")
+            counted[line["retirement"]] += line["last_unit"] - line["first_unit"] + 1
+        for entry in retirements:
+            if counted[entry["id"]] != entry["quantity_kg"]:
+                raise VerificationError(f"the offset lines of {entry['id']} do not add up to what it retired")
+        covered = sum(counted.values())
+        removals = sum(line["last_unit"] - line["first_unit"] + 1 for line in certificate["offsets"]
+                       if line["kind"] == "removal")
+        if covered != certificate["covered_kg"] or removals != certificate["removals_kg"] or (
+                covered - removals != certificate["reductions_kg"]):
+            raise VerificationError("the certificate's covered, reduction and removal totals are not its lines' sums")
+        if covered < certificate["emissions_kg"]["residual"]:
+            raise VerificationError("the offsets do not cover the certified residual emissions")
+    except (KeyError, TypeError) as exc:
+        raise VerificationError(f"malformed certificate entry: {exc!r}") from exc
+    return certificate, retirements
+
+
+def _tonnes(kg: int) -> str:
+    return f"{kg // 1000:,}.{kg % 1000:03d} t"
+
+
+def _print_certificate(certificate: dict[str, Any], retirements: list[dict[str, Any]], log_name: str) -> None:
+    facility, period, emissions = certificate["facility"], certificate["period"], certificate["emissions_kg"]
+    print(f"VERIFIED: net-zero certificate {certificate['number']} and its {len(retirements)} retirement(s) are in "
+          f"the log signed by {log_name}")
+    print(f"  facility: {facility['name']} ({facility['id']}), {facility['region']}, boundary type "
+          f"{facility['boundary']}")
+    print(f"  reporting period: {period['start']} to {period['end']}; valid {certificate['valid_from']} to "
+          f"{certificate['valid_until']}")
+    print(f"  residual emissions: {_tonnes(emissions['residual'])} (scope 1 {_tonnes(emissions['scope1'])}, "
+          f"scope 2 market-based {_tonnes(emissions['scope2_market'])}, location-based "
+          f"{_tonnes(emissions['scope2_location'])}, scope 3 {_tonnes(emissions['scope3'])})")
+    print(f"  covered: {_tonnes(certificate['covered_kg'])} (reductions {_tonnes(certificate['reductions_kg'])}, "
+          f"removals {_tonnes(certificate['removals_kg'])}; from other regions "
+          f"{_tonnes(certificate['cross_regional_kg'])})")
+    for line in certificate["offsets"]:
+        share = line["share_bp"]
+        print(f"  {line['serial']}  {line['kind']}  {line['methodology']['id']}  {line['region']}  vintage "
+              f"{line['vintage']}  {_tonnes(line['quantity_kg'])}  {share // 100}.{share % 100:02d} %"
+              f"{'  cross-regional' if line['cross_regional'] else ''}  ({line['retirement']})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m registry.ledger.verify BUNDLE.json KEY` — the same check as `cir verify-proof`."""
     import sys
@@ -258,7 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with open(args[0], encoding="utf-8") as f:
             bundle = json.load(f)
-        entry = verify_bundle(bundle, parse_verifier_key(args[1]))
+        key = parse_verifier_key(args[1])
+        if isinstance(bundle, dict) and "entries" in bundle:
+            _print_certificate(*verify_certificate_bundle(bundle, key), key.name)
+            return 0
+        entry = verify_bundle(bundle, key)
     except (OSError, ValueError, VerificationError) as exc:
         print(f"NOT VERIFIED: {exc}", file=sys.stderr)
         return 1

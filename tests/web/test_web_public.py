@@ -26,7 +26,7 @@ def test_home_shows_the_registry_at_a_glance(page: Page, site: Site) -> None:
     region = page.get_by_role("region", name="Issued by region of origin")
     expect(region.get_by_role("row", name=re.compile("Zhejiang"))).to_be_visible()
     expect(page.get_by_role("img", name=re.compile("Issued and retired by month"))).to_be_visible()
-    page.get_by_role("link", name="Suzhou Precision Parts Factory").click()
+    page.get_by_role("link", name="Baiyun ready-mix concrete plant").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(site.demo.retirement)
 
 
@@ -88,11 +88,11 @@ def test_project_page_shows_owner_issuances_documents_and_trail(page: Page, site
 
 def test_retirements_search_and_page(page: Page, site: Site) -> None:
     page.goto(f"{site.url}/retirements")
-    page.get_by_label("Beneficiary").fill("precision")
+    page.get_by_label("Beneficiary").fill("concrete")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("#results tbody tr")).to_have_count(1)
-    page.get_by_role("link", name="Suzhou Precision Parts Factory").click()
-    expect(page.locator(".facts")).to_contain_text("Zero-carbon factory claim")
+    page.get_by_role("link", name="Baiyun ready-mix concrete plant").click()
+    expect(page.locator(".facts")).to_contain_text("Net-zero claim clm_")
     expect(page.get_by_role("region", name="Retired units").locator("td.serial")).not_to_have_count(0)
     origin = page.get_by_role("region", name="Where the credits come from")
     expect(origin).to_contain_text("Taizhou Bay coastal salt-marsh restoration")

@@ -207,4 +207,4 @@ def test_sign_in_with_a_key_file(page: Page, site: Site, tmp_path: Path) -> None
     page.get_by_label("Or choose a file that holds the key").set_input_files(str(folder / "key.txt"))
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/workspace$"))
-    expect(page.locator(".who")).to_have_text("Suzhou Precision Parts Factory")
+    expect(page.locator(".who")).to_have_text("Guangzhou Baiyun Ready-Mix Concrete Co.")
