@@ -11,11 +11,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from web.i18n import N_
 from web.pages import error_page, translate
-from web.routes import applications, docs, proofs, public, registrar, sign_in, signing, verifier, workspace
+from web.routes import (
+    applications,
+    docs,
+    netzero,
+    proofs,
+    public,
+    registrar,
+    sign_in,
+    signing,
+    verifier,
+    workspace,
+)
 from web.security import SecurityHeaders
 
 PAGE_ROUTERS = [module.router for module in
-                (public, sign_in, docs, proofs, workspace, verifier, signing, applications, registrar)]
+                (public, sign_in, docs, proofs, workspace, verifier, signing, applications, registrar, netzero)]
 
 STATIC = Path(__file__).resolve().parent / "static"
 

@@ -157,6 +157,31 @@ STATUS_LABELS = {
     "reject": N_("reject"),
     # Statuses of an account application (registry.models.ApplicationStatus)
     "approved": N_("approved"),
+    # Net zero: inventory and certificate statuses, ledger entries, emission source categories
+    "superseded": N_("superseded"),
+    "valid": N_("valid"),
+    "expired": N_("expired"),
+    "insufficient": N_("insufficient"),
+    "net_zero_certificate": N_("net-zero certificate"),
+    "certificate_revocation": N_("certificate revocation"),
+    "filed": N_("filed"),
+    "taken for verification": N_("taken for verification"),
+    "stationary_combustion": N_("stationary combustion"),
+    "mobile_combustion": N_("mobile combustion"),
+    "process": N_("process"),
+    "fugitive": N_("fugitive"),
+    "purchased_electricity": N_("purchased electricity"),
+    "purchased_heat": N_("purchased heat and steam"),
+    "green_certificate": N_("green electricity certificate"),
+    "green_power_contract": N_("green power contract"),
+    "purchased_goods": N_("purchased goods"),
+    "upstream_transport": N_("upstream transport"),
+    "downstream_transport": N_("downstream transport"),
+    "waste": N_("waste"),
+    "business_travel": N_("business travel"),
+    "employee_commuting": N_("employee commuting"),
+    "reduction": N_("reduction"),
+    "removal": N_("removal"),
 }
 
 

@@ -51,17 +51,19 @@ class NavItem:
     signed_in: bool = False
 
 
-# The site's sections. Trading and net zero add their entries here when they land (issues 11–13).
+# The site's sections. Trading adds its entries here when it lands (issues 12–13).
 NAVIGATION = [
     NavItem("/", N_("Home")),
     NavItem("/projects", N_("Projects")),
     NavItem("/issuances", N_("Issuances")),
     NavItem("/retirements", N_("Retirements")),
+    NavItem("/certificates", N_("Certificates")),
     NavItem("/verifiers", N_("Verifiers")),
     NavItem("/log", N_("Log")),
     NavItem("/verify", N_("Verify a proof")),
     NavItem("/workspace", N_("My credits"), signed_in=True),
     NavItem("/workspace/projects", N_("My projects"), Role.PROJECT_OWNER),
+    NavItem("/workspace/net-zero", N_("Net zero"), Role.BUYER),
     NavItem("/verifier", N_("Verification"), Role.VERIFIER),
     NavItem("/registrar", N_("Registrar"), Role.REGISTRAR),
 ]

@@ -37,6 +37,12 @@ def _verify_proof(page: Page) -> None:
     page.locator("#proof-check").scroll_into_view_if_needed()
 
 
+def _verify_certificate(page: Page) -> None:
+    page.get_by_role("button", name="Verify in this browser").click()
+    expect(page.locator(".check-result.ok")).to_be_visible(timeout=15_000)
+    page.locator("#certificate-check").scroll_into_view_if_needed()
+
+
 SHOTS = [
     Shot("home-zh", lambda s: "/", "zh-CN"),
     Shot("home-en", lambda s: "/"),
@@ -51,6 +57,11 @@ SHOTS = [
     Shot("verifier-sign-en", lambda s: f"/verifier/reports/{report_under_verification(s)}/sign", who="sgs"),
     Shot("registrar-zh", lambda s: "/registrar", "zh-CN", who="registrar"),
     Shot("apply-phone-zh", lambda s: "/apply", "zh-CN", phone=True),
+    Shot("certificate-zh", lambda s: f"/certificates/{s.demo.certificate}", "zh-CN"),
+    Shot("certificate-verified-en", lambda s: f"/certificates/{s.demo.certificate}", then=_verify_certificate),
+    Shot("factory-claim-en", lambda s: f"/workspace/net-zero/claims/{s.demo.claim}", who="factory"),
+    Shot("factory-inventory-zh", lambda s: f"/workspace/net-zero/inventories/{s.demo.inventory}", "zh-CN",
+         who="factory"),
 ]
 
 

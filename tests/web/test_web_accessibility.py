@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from registry.applications import ApplicationDetails, submit_application
 from tests.web.conftest import PHONE, Site, axe_violations, pretty
+from tests.web.netzero import filed_inventory
 from tests.web.reports import (
     account_with_credits,
     new_pv_project,
@@ -36,7 +37,8 @@ def _public(site: Site) -> list[str]:
     issuance = httpx.get(f"{site.url}/api/v1/issuances", params={"project": project}).json()["items"][0]["id"]
     return ["/", "/projects", "/issuances", "/retirements", "/verifiers", "/log", "/verify", "/sign-in", "/apply",
             "/apply/status", f"/projects/{project}", f"/issuances/{issuance}", f"/retirements/{site.demo.retirement}",
-            f"/parties/{site.demo.parties['wetland']}", "/projects/prj_missing"]
+            f"/parties/{site.demo.parties['wetland']}", "/projects/prj_missing", "/certificates",
+            f"/certificates/{site.demo.certificate}"]
 
 
 def _owner(site: Site) -> list[str]:
@@ -75,18 +77,28 @@ def _registrar(site: Site) -> list[str]:
 
 
 def _buyer(site: Site) -> list[str]:
-    return ["/workspace"]
+    return ["/workspace", "/workspace/net-zero", f"/workspace/net-zero/facilities/{site.demo.facility}",
+            f"/workspace/net-zero/inventories/{site.demo.inventory}", f"/workspace/net-zero/claims/{site.demo.claim}"]
+
+
+def _inventory_verifier(site: Site) -> list[str]:
+    taken = filed_inventory(site, take=True)
+    return ["/verifier/inventories", f"/verifier/inventories/{site.demo.inventory}", f"/verifier/inventories/{taken}",
+            f"/verifier/inventories/{taken}/sign"]
 
 
 ROLES: dict[str, tuple[str | None, Paths]] = {
     "public": (None, _public), "owner": ("pv_aggregator", _owner), "verifier": ("sgs", _verifier),
-    "registrar": ("registrar", _registrar), "buyer": ("factory", _buyer)}
+    "registrar": ("registrar", _registrar), "buyer": ("factory", _buyer),
+    "inventory verifier": ("cqc", _inventory_verifier)}
 NOT_FOUND = {"/projects/prj_missing"}
 # GET routes that are not pages to check: a redirect, downloads, JSON for the signing script, the
 # third-party API reference, and pages shown once after a form (their journeys look at them).
 NOT_PAGES = {"/language/{language}", "/workspace/reports/{report_id}/data", "/workspace/reports/{report_id}/data-file",
              "/verifier/reports/{report_id}/data", "/verifier/reports/{report_id}/statement-template", "/docs",
-             "/redoc", "/apply/submitted", "/apply/key", "/registrar/parties/{party_id}/key"}
+             "/redoc", "/apply/submitted", "/apply/key", "/registrar/parties/{party_id}/key",
+             "/workspace/net-zero/inventories/{inventory_id}/data",
+             "/verifier/inventories/{inventory_id}/statement-template"}
 
 
 def _sign_in(page: Page, site: Site, who: str) -> None:

@@ -60,7 +60,7 @@ def _refusal(request: Request, status: int, detail: str) -> JSONResponse:
     return JSONResponse({"title": error_title(request, status), "detail": detail}, status_code=status)
 
 
-def _as_json(request: Request, party: Party | None, answer: Callable[[Party], Any],
+def json_answer(request: Request, party: Party | None, answer: Callable[[Party], Any],
              status_code: int = 200) -> JSONResponse:
     """`answer` for the signed-in verifier, or the refusal as JSON: a script, not a person, reads it."""
     try:
@@ -83,7 +83,7 @@ def statement_template(request: Request, report_id: str, db: DB, party: Viewer) 
         with db.read() as session:
             return flows.statement_template(session, me, reports.get_report(session, report_id))
 
-    return _as_json(request, party, template)
+    return json_answer(request, party, template)
 
 
 @router.post("/verifier/reports/{report_id}/approval")
@@ -106,4 +106,4 @@ async def approve(request: Request, report_id: str, db: DB, party: Viewer, setti
                                issuances=[m.public_id for m in approved.issued],
                                ledger_entries=[m.ledger_entry_id for m in approved.issued]).model_dump(mode="json")
 
-    return await run_in_threadpool(_as_json, request, party, approval, 201)
+    return await run_in_threadpool(json_answer, request, party, approval, 201)

@@ -88,7 +88,7 @@ HISTORY_PAGE = 50
 ASSETS_NAMED = 20
 
 
-def _day(request: Request, text: str, errors_: dict[str, str], name: str) -> date | None:
+def day_field(request: Request, text: str, errors_: dict[str, str], name: str) -> date | None:
     if not text:
         errors_[name] = translate(request, N_("Enter a date, like 2026-03-31."))
         return None
@@ -99,7 +99,7 @@ def _day(request: Request, text: str, errors_: dict[str, str], name: str) -> dat
         return None
 
 
-def _tonnes_to_kg(request: Request, text: str, errors_: dict[str, str]) -> int | None:
+def tonnes_field(request: Request, text: str, errors_: dict[str, str]) -> int | None:
     """A quantity typed in tonnes (up to 3 decimals: 1 kg) as exact integer kg."""
     try:
         kg = Decimal(text.replace(",", "").replace(" ", "")) * 1000
@@ -126,7 +126,7 @@ def _field_of(message: str, by_word: list[tuple[str, str]], default: str) -> str
     return next((name for word, name in by_word if word in message), default)
 
 
-def _region_options(language: str) -> list[tuple[str, str]]:
+def region_options(language: str) -> list[tuple[str, str]]:
     subdivisions = pycountry.subdivisions.get(country_code="CN") or []
     return sorted(((s.code, f"{i18n.region_name(s.code, language)} ({s.code})") for s in subdivisions),
                   key=lambda option: option[0])
@@ -154,7 +154,7 @@ class AccountHoldings:
     holdings: list[Holding] = field(default_factory=list)
 
 
-def _holding_accounts(session: Session, party: Party) -> list[Account]:
+def holding_accounts(session: Session, party: Party) -> list[Account]:
     return list(session.execute(select(Account).where(
         col(Account.party_id) == party.id, col(Account.kind) == AccountKind.HOLDING.value)
         .order_by(col(Account.id))).scalars())
@@ -192,7 +192,7 @@ def _holdings(session: Session, accounts: list[Account]) -> list[AccountHoldings
 def _credits_page(request: Request, db: DB, party: Party, errors_: dict[str, str] | None = None,
                   values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     with db.read() as session:
-        accounts = _holdings(session, _holding_accounts(session, party))
+        accounts = _holdings(session, holding_accounts(session, party))
     return render(request, "workspace/credits.html", party, translate(request, N_("My credits")), {
         "accounts": accounts, "errors": errors_ or {}, "values": values or {}}, status_code)
 
@@ -240,7 +240,7 @@ def account_page(request: Request, account_id: str, db: DB, party: Viewer, curso
 def _credit_form(request: Request, db: DB, party: Party, template: str, title: str, values: dict[str, str],
                  errors_: dict[str, str], status_code: int = 200) -> HTMLResponse:
     with db.read() as session:
-        accounts = _holdings(session, _holding_accounts(session, party))
+        accounts = _holdings(session, holding_accounts(session, party))
     options = [(a.id, translate(request, N_("%(name)s (%(id)s): %(t)s t available")) % {
         "name": a.name, "id": a.id, "t": f"{a.active_kg / 1000:,.3f}"}) for a in accounts]
     language = i18n.language_of(request)
@@ -269,9 +269,9 @@ async def retire(request: Request, db: DB, party: Viewer) -> Response:
     values = entered_values(form)
     title = translate(request, N_("Retire credits"))
     found: dict[str, str] = {}
-    quantity_kg = _tonnes_to_kg(request, field_text(form, "quantity"), found)
-    start = _day(request, field_text(form, "claim_period_start"), found, "claim_period_start")
-    end = _day(request, field_text(form, "claim_period_end"), found, "claim_period_end")
+    quantity_kg = tonnes_field(request, field_text(form, "quantity"), found)
+    start = day_field(request, field_text(form, "claim_period_start"), found, "claim_period_start")
+    end = day_field(request, field_text(form, "claim_period_end"), found, "claim_period_end")
     for name, message in (("account", N_("Choose the account to retire from.")),
                           ("beneficiary_name", N_("Name who the retirement is for.")),
                           ("purpose", N_("Say what the credits are retired for."))):
@@ -324,7 +324,7 @@ async def transfer(request: Request, db: DB, party: Viewer) -> Response:
     values = entered_values(form)
     title = translate(request, N_("Transfer credits"))
     found: dict[str, str] = {}
-    quantity_kg = _tonnes_to_kg(request, field_text(form, "quantity"), found)
+    quantity_kg = tonnes_field(request, field_text(form, "quantity"), found)
     if not field_text(form, "to_account"):
         found["to_account"] = translate(request, N_("Enter the id of the account that receives the credits, "
                                                     "like acct_…"))
@@ -424,7 +424,7 @@ def _registration_page(request: Request, me: Party, methodology: Methodology[Any
     language = i18n.language_of(request)
     return render(request, "workspace/register.html", me, translate(request, N_("Register a project")), {
         "methodology": methodology, "methodology_title": translate(request, methodology.title),
-        "capacity": reports_view.capacity_field(methodology), "regions": _region_options(language),
+        "capacity": reports_view.capacity_field(methodology), "regions": region_options(language),
         "asset_label": translate(request, ASSET_LABELS[methodology.asset_kind]),
         "asset_hint": translate(request, ASSET_HINTS[methodology.asset_kind]),
         "external_hint": translate(request, EXTERNAL_HINT), "values": values, "errors": errors_}, status_code)
@@ -508,8 +508,8 @@ async def register(request: Request, methodology_id: str, version: str, db: DB, 
                           ("region", N_("Choose the province."))):
         if not field_text(form, name):
             found[name] = translate(request, message)
-    start = _day(request, field_text(form, "crediting_period_start"), found, "crediting_period_start")
-    end = _day(request, field_text(form, "crediting_period_end"), found, "crediting_period_end")
+    start = day_field(request, field_text(form, "crediting_period_start"), found, "crediting_period_start")
+    end = day_field(request, field_text(form, "crediting_period_end"), found, "crediting_period_end")
     numbers = {name: _optional_number(request, form, name, found) for name in ("latitude", "longitude", "capacity")}
     assets = _assets(request, methodology.asset_kind, field_text(form, "assets"), found)
     external = _external(request, field_text(form, "external"), found)
@@ -690,7 +690,7 @@ class ReportForm:
 def _report_form_page(request: Request, db: DB, me: Party, form: ReportForm, values: dict[str, str],
                       errors_: dict[str, str], status_code: int = 200) -> HTMLResponse:
     with db.read() as session:
-        accounts = [(a.public_id, f"{a.name} ({a.public_id})") for a in _holding_accounts(session, me)]
+        accounts = [(a.public_id, f"{a.name} ({a.public_id})") for a in holding_accounts(session, me)]
         assets = [a.identifier for a in verification_queries.project_assets(session, form.project) if a.active]
     if len(assets) > ASSETS_NAMED:
         assets = [*assets[:ASSETS_NAMED], translate(request, N_("and %(n)s more")) % {"n": len(assets) - ASSETS_NAMED}]
@@ -703,7 +703,7 @@ def _report_form_page(request: Request, db: DB, me: Party, form: ReportForm, val
         "assets": assets, "values": values, "errors": errors_,
         "optional_errors": any(key.startswith("param-") and key not in {f.input_id for f in required}
                                for key in errors_),
-        "regions": _region_options(i18n.language_of(request)),
+        "regions": region_options(i18n.language_of(request)),
         "columns": form.methodology.input_schema.describe(), "suffixes": ", ".join(SUPPORTED_SUFFIXES),
         "action": (f"/workspace/reports/{form.report.public_id}/data" if form.report
                    else f"/workspace/projects/{form.project.public_id}/reports/new")}, status_code)
@@ -730,7 +730,7 @@ def new_report_form(request: Request, project_id: str, db: DB, party: Viewer,
             if earlier.project_id != form.project.id:
                 raise UnknownReport(f"report {from_report} is not of project {project_id}")
             values |= reports_view.form_values(form.fields, json.loads(earlier.params_json))
-        accounts = _holding_accounts(session, me)
+        accounts = holding_accounts(session, me)
     if len(accounts) == 1:  # nothing to choose
         values["account"] = accounts[0].public_id
     return _report_form_page(request, db, me, form, values, {})
@@ -804,8 +804,8 @@ async def new_report(request: Request, project_id: str, db: DB, party: Viewer, b
     with db.read() as session:
         page = _new_report_form(request, session, me, project_id)
     sent = await _read_report_form(request, form, page.fields, blobs, settings)
-    start = _day(request, field_text(form, "period_start"), sent.errors, "period_start")
-    end = _day(request, field_text(form, "period_end"), sent.errors, "period_end")
+    start = day_field(request, field_text(form, "period_start"), sent.errors, "period_start")
+    end = day_field(request, field_text(form, "period_end"), sent.errors, "period_end")
     if not field_text(form, "account"):
         sent.errors["account"] = translate(request, N_("Choose the account that receives the credits."))
     if sent.errors or start is None or end is None:

@@ -265,6 +265,71 @@ window.ProofLib = (() => {
     }
   }
 
+  // --- a net-zero certificate bundle ------------------------------------------------------------------
+
+  // The checks of verify.py's verify_certificate_bundle: every entry in the signed log (the first
+  // reported step by step, the retirements one line each), the certificate committing to exactly
+  // those retirements, its offset lines inside them and adding up, and covering the residual.
+  async function verifyCertificateBundle(bundle, keyText, step) {
+    const malformed = (field) => Object.assign(new ProofError("bundle-malformed", { field }), { step: "bundle" });
+    if (bundle === null || typeof bundle !== "object" || typeof bundle.checkpoint !== "string") throw malformed("checkpoint");
+    if (!Array.isArray(bundle.entries) || bundle.entries.length === 0) throw malformed("entries");
+    const proved = [];
+    for (const [position, item] of bundle.entries.entries()) {
+      if (item === null || typeof item !== "object") throw malformed("entries");
+      const first = position === 0;
+      const report = (name, facts) => {
+        if (first) step(name === "inclusion" ? "certificate-entry" : name, facts);
+      };
+      const result = await verifyBundle({ ...item, checkpoint: bundle.checkpoint }, keyText, report);
+      const leaf = await leafHash(utf8(item.entry));
+      proved.push({ entry: result.entry, leaf: hex(leaf), key: result.key });
+      if (!first) step("retirement-entry", { id: String(result.entry.id), index: result.leafIndex });
+    }
+    let current = "certificate";
+    try {
+      const certificate = proved[0].entry;
+      const retirements = proved.slice(1);
+      if (certificate.type !== "net_zero_certificate") throw new ProofError("not-a-certificate");
+      const committed = certificate.retirements.map((r) => `${r.id} ${r.leaf_hash}`);
+      const given = retirements.map((r) => `${r.entry.id} ${r.leaf}`);
+      if (committed.join("|") !== given.join("|") || retirements.some((r) => r.entry.type !== "retire")) {
+        throw new ProofError("retirements-mismatch");
+      }
+      step("certificate", { number: certificate.number, count: retirements.length });
+      current = "offsets";
+      const counted = new Map(retirements.map((r) => [r.entry.id, 0]));
+      let covered = 0;
+      let removals = 0;
+      for (const line of certificate.offsets) {
+        const units = (retirements.find((r) => r.entry.id === line.retirement) || { entry: { units: [] } }).entry.units;
+        if (!units.some((u) => u.issuance === line.issuance && u.first_unit <= line.first_unit
+                              && line.first_unit <= line.last_unit && line.last_unit <= u.last_unit)) {
+          throw new ProofError("offset-outside", { serial: line.serial, retirement: line.retirement });
+        }
+        const kg = line.last_unit - line.first_unit + 1;
+        counted.set(line.retirement, counted.get(line.retirement) + kg);
+        covered += kg;
+        if (line.kind === "removal") removals += kg;
+      }
+      for (const r of retirements) {
+        if (counted.get(r.entry.id) !== r.entry.quantity_kg) throw new ProofError("offsets-sum", { id: r.entry.id });
+      }
+      if (covered !== certificate.covered_kg || removals !== certificate.removals_kg
+          || covered - removals !== certificate.reductions_kg) throw new ProofError("totals-mismatch");
+      step("offsets", { lines: certificate.offsets.length, kg: KG.format(covered) });
+      current = "covered";
+      const residual = certificate.emissions_kg.residual;
+      if (!(covered >= residual)) throw new ProofError("not-covered", { covered: KG.format(covered), residual: KG.format(residual) });
+      step("covered", { covered: KG.format(covered), residual: KG.format(residual) });
+      return { certificate, retirements: retirements.map((r) => r.entry), key: proved[0].key };
+    } catch (error) {
+      if (error instanceof ProofError) error.step = error.step || current;
+      else if (error instanceof TypeError) throw Object.assign(new ProofError("bundle-malformed", { field: "entry" }), { step: current });
+      throw error;
+    }
+  }
+
   // --- RFC 8785 (JCS) canonical JSON -----------------------------------------------------------------
 
   // Keys sorted by UTF-16 code units (JavaScript's own string order), no whitespace, strings and
@@ -338,7 +403,7 @@ window.ProofLib = (() => {
 
   return {
     ProofError, utf8, hex, fromBase64, toBase64, sha256, leafHash, nodeHash, rootFromInclusionProof,
-    verifyInclusion, parseVerifierKey, verifyNote, parseCheckpoint, verifyBundle, canonicalJSON,
+    verifyInclusion, parseVerifierKey, verifyNote, parseCheckpoint, verifyBundle, verifyCertificateBundle, canonicalJSON,
     importPrivateKeyPem, importPublicKeyPem, statementKeyId, signCanonical, verifyCanonical, text,
     formatKg: (kg) => KG.format(kg),
     formatTonnes: (kg) => TONNES.format(kg / 1000),

@@ -76,7 +76,8 @@ document.addEventListener("DOMContentLoaded", () => {
     return signature;
   }
 
-  function fill(statement) {
+  // A monitoring report's statement: per vintage, factors and findings.
+  function fillReport(statement) {
     const field = (name, text) => {
       review.querySelector(`[data-field="${name}"]`).textContent = text;
     };
@@ -118,6 +119,38 @@ document.addEventListener("DOMContentLoaded", () => {
         code: finding.code, severity: say(`severity-${finding.severity}`), count: P.formatKg(finding.count) })))
       : [item(say("no-findings"))]);
   }
+
+  // An emission inventory's statement: figures by scope and the residual the verifier signs for.
+  function fillInventory(statement) {
+    const field = (name, text) => {
+      review.querySelector(`[data-field="${name}"]`).textContent = text;
+    };
+    field("facility", say("facility", statement.facility));
+    field("party", say("party", statement.party));
+    field("period", say("period", statement.period));
+    field("inventory", say("inventory", { id: statement.inventory, version: statement.version }));
+    field("data_sha256", statement.data_sha256);
+    field("green_certificates", statement.green_certificates.join(", ") || say("none"));
+    field("factors", statement.factors.join(", "));
+    field("verifier", say("verifier", statement.verifier));
+    field("signed_at", statement.signed_at);
+    field("opinion", statement.opinion);
+    const figures = { ...statement.emissions_kg, verified_residual_kg: statement.verified_residual_kg };
+    review.querySelector('[data-rows="emissions"]').replaceChildren(
+      ...["scope1", "scope2_location", "scope2_market", "scope3", "residual", "verified_residual_kg"].map((name) => {
+        const row = document.createElement("tr");
+        const label = document.createElement("th");
+        label.scope = "row";
+        label.textContent = say(`emission-${name}`);
+        const cell = document.createElement("td");
+        cell.className = "num";
+        cell.textContent = P.formatKg(figures[name]);
+        row.append(label, cell);
+        return row;
+      }));
+  }
+
+  const fill = (statement) => (statement.type === "cir-inventory-statement" ? fillInventory : fillReport)(statement);
 
   function forget() {
     reviewed = null;

@@ -59,7 +59,51 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
+  // A net-zero certificate's bundle: its entry and every retirement behind it (verifyCertificateBundle);
+  // `expectedId`, when given, is the certificate this page shows. Returns the certificate or null.
+  async function checkCertificate(steps, bundle, keyText, expectedId) {
+    try {
+      const proved = await P.verifyCertificateBundle(bundle, keyText, steps.passed);
+      if (expectedId && proved.certificate.id !== expectedId) {
+        throw Object.assign(new P.ProofError("certificate-mismatch", { id: proved.certificate.id, expected_id: expectedId }),
+                            { step: "certificate" });
+      }
+      steps.verified({ kind: kind(proved.certificate.type), id: proved.certificate.number,
+                       index: bundle.entries[0].leaf_index, name: proved.key.name });
+      return proved.certificate;
+    } catch (error) {
+      if (!(error instanceof P.ProofError)) throw error;
+      steps.failed(error.step || "entry", say(error.code, error.params));
+      return null;
+    }
+  }
+
   const quantity = (entry) => Number.isSafeInteger(entry.quantity_kg) ? P.formatKg(entry.quantity_kg) : "";
+
+  async function fetchText(url) {
+    let response;
+    try {
+      response = await fetch(url, { headers: { Accept: "application/json, text/plain" }, cache: "no-store" });
+    } catch (error) {
+      throw new P.ProofError("fetch-unreachable");
+    }
+    if (response.status === 409) throw new P.ProofError("not-yet-in-checkpoint");
+    if (!response.ok) throw new P.ProofError("fetch-failed", { url, status: response.status });
+    return response.text();
+  }
+
+  // Fetch a page's bundle and the log key; a failure is reported as the fetch step's.
+  async function fetchBundle(steps, container) {
+    try {
+      const [bundle, keyText] = await Promise.all([fetchText(container.dataset.proofUrl),
+                                                   fetchText(container.dataset.keyUrl)]);
+      return { bundle: JSON.parse(bundle), keyText };
+    } catch (error) {
+      steps.failed("fetch", error instanceof P.ProofError ? say(error.code, error.params)
+                                                         : say("bundle-malformed", { field: "JSON" }));
+      return null;
+    }
+  }
 
   // --- a retirement's page -----------------------------------------------------------------------
 
@@ -68,34 +112,15 @@ document.addEventListener("DOMContentLoaded", () => {
     const button = document.getElementById("verify-proof");
     const expected = { id: retirement.dataset.retirement, kg: Number(retirement.dataset.quantityKg) };
 
-    async function fetchText(url) {
-      let response;
-      try {
-        response = await fetch(url, { headers: { Accept: "application/json, text/plain" }, cache: "no-store" });
-      } catch (error) {
-        throw new P.ProofError("fetch-unreachable");
-      }
-      if (response.status === 409) throw new P.ProofError("not-yet-in-checkpoint");
-      if (!response.ok) throw new P.ProofError("fetch-failed", { url, status: response.status });
-      return response.text();
-    }
-
     async function verifyRetirement() {
       button.disabled = true;
       const steps = report(retirement);
-      let bundle;
-      let keyText;
-      try {
-        [bundle, keyText] = await Promise.all([fetchText(retirement.dataset.proofUrl),
-                                               fetchText(retirement.dataset.keyUrl)]);
-        bundle = JSON.parse(bundle);
-      } catch (error) {
-        steps.failed("fetch", error instanceof P.ProofError ? say(error.code, error.params)
-                                                           : say("bundle-malformed", { field: "JSON" }));
+      const fetched = await fetchBundle(steps, retirement);
+      if (!fetched) {
         button.disabled = false;
         return;
       }
-      await check(steps, bundle, keyText, (entry) => {
+      await check(steps, fetched.bundle, fetched.keyText, (entry) => {
         if (entry.type !== "retire" || entry.id !== expected.id || entry.quantity_kg !== expected.kg) {
           throw Object.assign(new P.ProofError("entry-mismatch", {
             kind: kind(entry.type), id: entry.id, kg: quantity(entry),
@@ -111,6 +136,25 @@ document.addEventListener("DOMContentLoaded", () => {
       button.addEventListener("click", verifyRetirement);
     } else {
       report(retirement).failed("signature", say("no-webcrypto"));
+    }
+  }
+
+  // --- a certificate's page ----------------------------------------------------------------------
+
+  const certificate = document.getElementById("certificate-check");
+  if (certificate) {
+    const button = document.getElementById("verify-certificate");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const steps = report(certificate);
+      const fetched = await fetchBundle(steps, certificate);
+      if (fetched) await checkCertificate(steps, fetched.bundle, fetched.keyText, certificate.dataset.certificate);
+      button.disabled = false;
+    });
+    if (window.crypto && crypto.subtle) {
+      button.disabled = false;
+    } else {
+      report(certificate).failed("signature", say("no-webcrypto"));
     }
   }
 
@@ -165,11 +209,14 @@ document.addEventListener("DOMContentLoaded", () => {
       if (Object.keys(errors).length === 0) {
         offline.hidden = false;
         const steps = report(offline);
-        const entry = await check(steps, bundle, key, (proved) => {
-          const amount = quantity(proved);
-          steps.passed(amount ? "entry" : "entry-no-quantity", { kind: kind(proved.type), id: proved.id,
-                                                                 kg: amount });
-        });
+        // A certificate's bundle holds several entries; any other bundle holds one.
+        const entry = bundle && Array.isArray(bundle.entries)
+          ? await checkCertificate(steps, bundle, key, null)
+          : await check(steps, bundle, key, (proved) => {
+            const amount = quantity(proved);
+            steps.passed(amount ? "entry" : "entry-no-quantity", { kind: kind(proved.type), id: proved.id,
+                                                                   kg: amount });
+          });
         if (entry) {
           entryDetails.querySelector("pre").textContent = JSON.stringify(entry, null, 2);
           entryDetails.hidden = false;
