@@ -4,6 +4,7 @@ commands, so that `cir --help` answers at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from api.cli_roles import (
     verifier_app,
     verify_statement,
 )
+from api.cli_trading import cash_app, market_app, offer_app, pledge_app
 
 if TYPE_CHECKING:
     from registry.db import Database
@@ -55,6 +57,10 @@ app.add_typer(facility_app, name="facility")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(claim_app, name="claim")
 app.add_typer(certificate_app, name="certificate")
+app.add_typer(cash_app, name="cash")
+app.add_typer(offer_app, name="offer")
+app.add_typer(market_app, name="market")
+app.add_typer(pledge_app, name="pledge")
 app.command("transfer")(transfer)
 app.command("retire")(retire)
 app.command("verify-statement")(verify_statement)
@@ -200,7 +206,8 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Do nothing when the regist
                                      "verifier_key_files": result.verifier_key_files,
                                      "retirement": result.retirement, "facility": result.facility,
                                      "inventory": result.inventory, "claim": result.claim,
-                                     "certificate": result.certificate}, indent=2))
+                                     "certificate": result.certificate,
+                                     "market": dataclasses.asdict(result.market)}, indent=2))
     keys_file.chmod(0o600)
     typer.echo(f"demo loaded; API keys and ids in {keys_file}")
     typer.echo(f"the factory's retirement: /api/v1/retirements/{result.retirement}/proof")
@@ -286,6 +293,7 @@ def audit(
     from netzero.audit import audit_netzero
     from registry.ledger.audit import audit as audit_registry
     from registry.ledger.verify import VerificationError
+    from trading.cash import audit_cash
     from verification.audit import audit_verification
 
     if key is None:
@@ -302,6 +310,7 @@ def audit(
             report = audit_registry(s, key, saved)
             audit_verification(s, report)
             audit_netzero(s, report)
+            audit_cash(s, report)
     except VerificationError as exc:
         _fail(f"not a verifier key: {exc}")
     typer.echo(f"{report.entries} entries ({report.pending} pending), {report.checkpoints} checkpoints, "

@@ -325,6 +325,76 @@ class RegistryClient:
     def reject_inventory(self, inventory: str, note: str) -> Json:
         return self.request("POST", f"/inventories/{inventory}/rejection", json={"note": note})
 
+    # --- trading: cash ---
+
+    def open_cash_account(self) -> Json:
+        return self.request("POST", "/cash-accounts")
+
+    def my_cash_account(self) -> Json:
+        return self.request("GET", "/cash-accounts/mine")
+
+    def cash_statement(self, account: str) -> list[Json]:
+        return self.request("GET", f"/cash-accounts/{account}/statement")
+
+    def confirm_deposit(self, account: str, amount_fen: int, bank_reference: str) -> Json:
+        body = {"account": account, "amount_fen": amount_fen, "bank_reference": bank_reference}
+        return self.request("POST", "/cash/deposits", json=body)
+
+    def request_withdrawal(self, amount_fen: int) -> Json:
+        return self.request("POST", "/cash/withdrawals", json={"amount_fen": amount_fen})
+
+    def withdrawals(self, **filters: Any) -> Json:
+        return self.request("GET", "/cash/withdrawals", params=_params(**filters))
+
+    def pay_withdrawal(self, withdrawal: str, bank_reference: str) -> Json:
+        return self.request("POST", f"/cash/withdrawals/{withdrawal}/payment", json={"bank_reference": bank_reference})
+
+    def cancel_withdrawal(self, withdrawal: str, reason: str = "") -> Json:
+        return self.request("POST", f"/cash/withdrawals/{withdrawal}/cancellation", json={"reason": reason})
+
+    # --- trading: bilateral offers, trades, pledges ---
+
+    def make_offer(self, buyer: str, from_account: str, price_fen_per_t: int, expires_at: str,
+                   quantity_kg: int | None = None, serial_range: Json | None = None, note: str = "",
+                   **narrow: Any) -> Json:
+        body = {"buyer": buyer, "from_account": from_account, "price_fen_per_t": price_fen_per_t,
+                "expires_at": expires_at, "quantity_kg": quantity_kg, "serial_range": serial_range, "note": note,
+                **narrow}
+        return self.request("POST", "/market/offers", json=_params(**body))
+
+    def offers(self, **filters: Any) -> Json:
+        return self.request("GET", "/market/offers", params=_params(**filters))
+
+    def accept_offer(self, offer: str, to_account: str) -> Json:
+        return self.request("POST", f"/market/offers/{offer}/acceptance", json={"to_account": to_account})
+
+    def reject_offer(self, offer: str, reason: str = "") -> Json:
+        return self.request("POST", f"/market/offers/{offer}/rejection", json={"reason": reason})
+
+    def withdraw_offer(self, offer: str) -> Json:
+        return self.request("POST", f"/market/offers/{offer}/withdrawal")
+
+    def trades(self, **filters: Any) -> Json:
+        return self.request("GET", "/market/trades", params=_params(**filters))
+
+    def my_trades(self) -> Json:
+        return self.request("GET", "/market/my-trades")
+
+    def pledge(self, pledgee: str, from_account: str, loan_reference: str, maturity: str,
+               quantity_kg: int | None = None, serial_range: Json | None = None) -> Json:
+        body = {"pledgee": pledgee, "from_account": from_account, "loan_reference": loan_reference,
+                "maturity": maturity, "quantity_kg": quantity_kg, "serial_range": serial_range}
+        return self.request("POST", "/pledges", json=_params(**body))
+
+    def pledges(self, **filters: Any) -> Json:
+        return self.request("GET", "/pledges", params=_params(**filters))
+
+    def release_pledge(self, pledge: str) -> Json:
+        return self.request("POST", f"/pledges/{pledge}/release")
+
+    def enforce_pledge(self, pledge: str, to_account: str) -> Json:
+        return self.request("POST", f"/pledges/{pledge}/enforcement", json={"to_account": to_account})
+
 
 def _idempotency(key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": key} if key else {}

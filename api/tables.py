@@ -10,8 +10,10 @@ import api.idempotency
 import netzero.models
 import registry.ledger.models
 import registry.models
+import trading.models
 import verification.models
 import web.models
 
-MODULES = (registry.models, registry.ledger.models, verification.models, netzero.models, api.idempotency, web.models)
+MODULES = (registry.models, registry.ledger.models, verification.models, netzero.models, trading.models,
+           api.idempotency, web.models)
 METADATA = SQLModel.metadata

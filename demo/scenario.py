@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from registry.models import Party, PartyKind, ProjectStatus, Role
 from registry.parties import bootstrap_registrar, create_party, issue_api_key
 from registry.projects import ProjectDetails, get_project
 from registry.settings import get_settings
+from trading import cash, offers, pledges, settlement
 from verification.accreditation import accredit_verifier
 from verification.assets import AssetSpec
 from verification.blobs import BlobStore
@@ -70,6 +71,14 @@ MAX_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
+class DemoMarket:
+    cash_accounts: dict[str, str]  # by the same names as the parties
+    trades: list[str]
+    offer: str  # open, in the factory's inbox
+    pledge: str
+
+
+@dataclass
 class DemoResult:
     parties: dict[str, str]  # public ids, by the same names as the keys
     keys: dict[str, str]
@@ -82,6 +91,7 @@ class DemoResult:
     inventory: str
     claim: str
     certificate: str
+    market: DemoMarket
 
 
 def registry_is_empty(db: Database) -> bool:
@@ -174,6 +184,7 @@ def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) 
             "auditor": ("Jiangsu Carbon Audit Office", [Role.AUDITOR], "CN-JS"),
             "cqc": ("China Quality Certification Centre", [Role.VERIFIER], "CN-BJ"),
             "sgs": ("SGS-CSTC Standards Technical Services", [Role.VERIFIER], "CN-SH"),
+            "bank": ("Bank of Suzhou, carbon market settlement", [Role.BANK], "CN-JS"),
         }
         parties: dict[str, Party] = {"registrar": registrar} | {
             role: create_party(s, registrar, name, organisation, roles, region)
@@ -234,9 +245,40 @@ def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) 
             credits.transfer_credits(s, parties[seller], accounts[seller], accounts["factory"], quantity_kg,
                                      OldestFirstSelection())
     net_zero = _net_zero(db, blobs, parties["factory"], parties["cqc"], verifier_keys["cqc"], accounts["factory"])
+    market = _market(db, parties, accounts)
     sequence_all(db, signer)
     return DemoResult({name: party.public_id for name, party in parties.items()}, keys, accounts, projects, reports,
-                      key_files, *net_zero)
+                      key_files, *net_zero, market)
+
+
+def _market(db: Database, parties: dict[str, Party], accounts: dict[str, str]) -> DemoMarket:
+    """The market after the claim: the bank confirms deposits; the aggregator sells 100 t of PV to the
+    factory and the wetland 50 t (both cross-regional: the factory is in Guangdong); the aggregator
+    has one offer waiting in the factory's inbox and 200 t pledged to the bank for a loan."""
+    bank, factory = parties["bank"], parties["factory"]
+    fees = settlement.Fees(get_settings().market_fee_buyer_bp, get_settings().market_fee_seller_bp)
+    band = get_settings().bilateral_band_pct
+    with db.write() as s:
+        cash_accounts = {name: cash.open_cash_account(s, parties[name]).public_id
+                         for name in ("pv_aggregator", "wetland", "factory")}
+        cash.confirm_deposit(s, bank, cash_accounts["factory"], 5_000_000_00, "BOS-2026-DEP-000118")
+        cash.confirm_deposit(s, bank, cash_accounts["pv_aggregator"], 20_000_00, "BOS-2026-DEP-000119")
+    trades = []
+    soon = datetime.now(UTC) + timedelta(days=30)
+    for seller, quantity_kg, price in (("pv_aggregator", 100_000, 6_000), ("wetland", 50_000, 8_500)):
+        with db.write() as s:
+            offer = offers.make_offer(s, parties[seller], offers.OfferTerms(
+                factory.public_id, accounts[seller], quantity_kg, OldestFirstSelection(), price, soon,
+                "Bilateral agreement (协议转让)"), band)
+            trades.append(offers.accept_offer(s, factory, offer, accounts["factory"], fees).public_id)
+    with db.write() as s:
+        waiting = offers.make_offer(s, parties["pv_aggregator"], offers.OfferTerms(
+            factory.public_id, accounts["pv_aggregator"], 50_000, OldestFirstSelection(), 6_200, soon,
+            "Second tranche, if the first suits you"), band).public_id
+        pledge = pledges.pledge_credits(s, parties["pv_aggregator"], pledges.PledgeTerms(
+            bank.public_id, accounts["pv_aggregator"], 200_000, OldestFirstSelection(), "BOS-GL-2026-0042",
+            date.today() + timedelta(days=180))).public_id
+    return DemoMarket(cash_accounts, trades, waiting, pledge)
 
 
 def _net_zero(db: Database, blobs: BlobStore, factory: Party, verifier: Party, verifier_key: Ed25519PrivateKey,

@@ -49,7 +49,7 @@ ISSUANCES = table(Issuance)
 # CPU than the database work they describe. Each block row carries its issuance's serial data.
 _BLOCK_SELECT = select(
     BLOCKS.c.id, BLOCKS.c.public_id, BLOCKS.c.issuance_id, BLOCKS.c.first_unit, BLOCKS.c.last_unit,
-    BLOCKS.c.account_id, BLOCKS.c.status, BLOCKS.c.project_id, BLOCKS.c.vintage,
+    BLOCKS.c.account_id, BLOCKS.c.status, BLOCKS.c.project_id, BLOCKS.c.vintage, BLOCKS.c.lock_ref,
     ISSUANCES.c.public_id.label("issuance_public_id"), ISSUANCES.c.serial_prefix,
 ).join(ISSUANCES, ISSUANCES.c.id == BLOCKS.c.issuance_id)
 _GUARD = (
@@ -60,7 +60,8 @@ _GUARD = (
     BLOCKS.c.last_unit == bindparam("b_last"),
 )
 _MOVE_WHOLE_BLOCK = update(BLOCKS).where(*_GUARD).values(
-    account_id=bindparam("to_account"), status=bindparam("to_status"), retirement_id=bindparam("to_retirement")
+    account_id=bindparam("to_account"), status=bindparam("to_status"), retirement_id=bindparam("to_retirement"),
+    lock_ref=bindparam("to_lock"),
 )
 _SHRINK_BLOCK = update(BLOCKS).where(*_GUARD).values(
     first_unit=bindparam("keep_first"), last_unit=bindparam("keep_last"), quantity_kg=bindparam("keep_quantity")
@@ -336,9 +337,11 @@ def _select(
 
 
 def _apply(
-    session: Session, takes: list[_Take], to_account_id: int, new_status: str, retirement_id: int | None = None
+    session: Session, takes: list[_Take], to_account_id: int, new_status: str, retirement_id: int | None = None,
+    lock_ref: str | None = None,
 ) -> list[UnitRange]:
-    """Move the taken units to the account and status; split blocks where only part is taken.
+    """Move the taken units to the account and status (and lock, for locked units); split blocks
+    where only part is taken.
 
     Each block change is conditional on the block being exactly as it was read.
     """
@@ -351,7 +354,8 @@ def _apply(
                  "b_first": block.first_unit, "b_last": block.last_unit}
         if take.first_unit == block.first_unit and take.last_unit == block.last_unit:
             statement = _MOVE_WHOLE_BLOCK
-            params = {**guard, "to_account": to_account_id, "to_status": new_status, "to_retirement": retirement_id}
+            params = {**guard, "to_account": to_account_id, "to_status": new_status, "to_retirement": retirement_id,
+                      "to_lock": lock_ref}
             moved_block_id = block.public_id
         else:
             # The original row keeps the lowest remainder; the moved part and any upper remainder
@@ -370,13 +374,13 @@ def _apply(
             new_blocks.append({
                 **common, "public_id": moved_block_id, "first_unit": take.first_unit, "last_unit": take.last_unit,
                 "quantity_kg": take.last_unit - take.first_unit + 1, "account_id": to_account_id,
-                "status": new_status, "retirement_id": retirement_id,
+                "status": new_status, "retirement_id": retirement_id, "lock_ref": lock_ref,
             })
             for first, last in remainders[1:]:
                 new_blocks.append({
                     **common, "public_id": new_public_id("blk"), "first_unit": first, "last_unit": last,
                     "quantity_kg": last - first + 1, "account_id": block.account_id, "status": block.status,
-                    "retirement_id": None,
+                    "retirement_id": None, "lock_ref": block.lock_ref,
                 })
         if connection.execute(statement, params).rowcount != 1:
             raise errors.CreditsNotAvailable("these credits changed while the request ran; retry")
@@ -408,10 +412,11 @@ def _take_units(session: Session, kind: EntryType, source: AccountRef, quantity_
 def _record_movement(
     session: Session, kind: EntryType, source: AccountRef, target: AccountRef, takes: list[_Take],
     extra: dict[str, Any] | None = None, public_id: str | None = None, retirement_id: int | None = None,
+    lock_ref: str | None = None,
 ) -> Movement:
     """Move the taken units by the entry type's rule and write the movement's one ledger entry."""
     rule = MOVEMENT_RULES[kind]
-    ranges = _apply(session, takes, target.id, rule.to_status.value, retirement_id)
+    ranges = _apply(session, takes, target.id, rule.to_status.value, retirement_id, lock_ref)
     public_id = public_id or new_public_id(rule.id_prefix)
     total = sum(r.quantity_kg for r in ranges)
     entry_id, entry = append_entry(session, kind, {
@@ -530,6 +535,53 @@ def set_frozen(
     return _record_movement(session, kind, holder, holder, takes, {"reason": reason.strip()})
 
 
+# --- locks: units held for an offer, an order or a pledge (trading/) -----------------------------
+
+_LOCKED_BY = (
+    _BLOCK_SELECT.where(BLOCKS.c.account_id == bindparam("account_id"), BLOCKS.c.status == BlockStatus.LOCKED.value,
+                        BLOCKS.c.lock_ref == bindparam("lock_ref"))
+    .order_by(BLOCKS.c.vintage, BLOCKS.c.issuance_id, BLOCKS.c.first_unit)
+    .with_for_update(of=BLOCKS)
+)
+
+
+def lock_credits(session: Session, holder: Party, account: str, quantity_kg: int | None, selection: Selection,
+                 lock_ref: str, reason: str) -> Movement:
+    """Hold the holder's units for `lock_ref` (an offer, an order, a pledge): they stay in its
+    account but cannot be moved, retired or locked again until released or delivered."""
+    source = _holder_accounts(session, holder, account)[account]
+    takes = _take_units(session, EntryType.LOCK, source, quantity_kg, selection)
+    return _record_movement(session, EntryType.LOCK, source, source, takes, {"lock": lock_ref, "reason": reason},
+                            lock_ref=lock_ref)
+
+
+def _locked_takes(session: Session, account: AccountRef, lock_ref: str) -> list[_Take]:
+    rows = session.connection().execute(_LOCKED_BY, {"account_id": account.id, "lock_ref": lock_ref}).all()
+    if not rows:
+        raise errors.CreditsNotAvailable(f"no units of account {account.public_id} are held for {lock_ref}")
+    return [_Take(row, row.first_unit, row.last_unit) for row in rows]
+
+
+def release_lock(session: Session, account: str, lock_ref: str, reason: str) -> Movement:
+    """Return every unit held for `lock_ref` to the holder's free units. Authorisation is the
+    caller's (trading/ decides who may withdraw an offer or release a pledge)."""
+    source = get_accounts(session, [account])[account]
+    return _record_movement(session, EntryType.UNLOCK, source, source, _locked_takes(session, source, lock_ref),
+                            {"lock": lock_ref, "reason": reason})
+
+
+def deliver_locked(session: Session, account: str, lock_ref: str, to_account: str,
+                   extra: dict[str, Any]) -> Movement:
+    """Move every unit held for `lock_ref` to `to_account`, free: a trade's delivery or a pledge's
+    enforcement, named in `extra`. Authorisation is the caller's."""
+    accounts = get_accounts(session, [account, to_account])
+    source, target = accounts[account], accounts[to_account]
+    if target.kind != AccountKind.HOLDING or source.id == target.id:
+        raise errors.InvalidRequest("locked units are delivered to another holding account")
+    return _record_movement(session, EntryType.DELIVER, source, target, _locked_takes(session, source, lock_ref),
+                            {"lock": lock_ref, **extra})
+
+
 # --- balances ---------------------------------------------------------------------------------
 
 BALANCE_GROUPS = {
@@ -555,7 +607,7 @@ def account_balances(session: Session, account_id: int, group_by: str | None = N
     grouped: dict[Any, dict[str, Any]] = {}
     for row in rows:
         key = row.group if group_by else None
-        item = grouped.setdefault(key, {"group": key, "active_kg": 0, "frozen_kg": 0, "retired_kg": 0,
+        item = grouped.setdefault(key, {"group": key, "active_kg": 0, "frozen_kg": 0, "locked_kg": 0, "retired_kg": 0,
                                         "cancelled_kg": 0})
         item[f"{row.status}_kg"] = int(row.quantity_kg)
     return list(grouped.values())

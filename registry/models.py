@@ -84,6 +84,7 @@ class Role(StrEnum):
     VERIFIER = "verifier"
     BUYER = "buyer"
     AUDITOR = "auditor"
+    BANK = "bank"  # the market's settlement bank (deposits, withdrawals), and pledgees
 
 
 class PartyStatus(StrEnum):
@@ -118,6 +119,7 @@ class ProjectStatus(StrEnum):
 class BlockStatus(StrEnum):
     ACTIVE = "active"
     FROZEN = "frozen"
+    LOCKED = "locked"  # held for a trade, an offer or a pledge (trading/): `lock_ref` names which
     RETIRED = "retired"
     CANCELLED = "cancelled"
 
@@ -233,14 +235,17 @@ class CreditBlock(SQLModel, table=True):
     project_id: int = Field(foreign_key="project.id")
     vintage: int
     retirement_id: int | None = Field(default=None, foreign_key="retirement.id")
+    # The offer, order, auction lot or pledge (its public id) that holds locked units.
+    lock_ref: str | None = Field(default=None, sa_column=Column(String(40), index=True))
 
     __table_args__ = (
         CheckConstraint("first_unit >= 1", name="block_first_unit_positive"),
         CheckConstraint("last_unit >= first_unit", name="block_range_ordered"),
         CheckConstraint("quantity_kg = last_unit - first_unit + 1", name="block_quantity_matches_range"),
         CheckConstraint(
-            "status IN ('active', 'frozen', 'retired', 'cancelled')", name="block_status"
+            "status IN ('active', 'frozen', 'locked', 'retired', 'cancelled')", name="block_status"
         ),
+        CheckConstraint("(status = 'locked') = (lock_ref IS NOT NULL)", name="block_locked_has_lock"),
         CheckConstraint(
             "(status = 'retired') = (retirement_id IS NOT NULL)", name="block_retired_has_retirement"
         ),

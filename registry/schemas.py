@@ -131,6 +131,7 @@ class Balance(BaseModel):
     group: str | int | None = Field(description="The project, vintage or methodology; null when not grouped")
     active_kg: int
     frozen_kg: int
+    locked_kg: int = Field(description="Held for an offer, an order or a pledge: it cannot move until released")
     retired_kg: int
     cancelled_kg: int
 

@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 256 * 1024 * 1024
     # When true, a verified report waits for the registrar's approval before credits are issued.
     issuance_needs_registrar_approval: bool = False
+    # Market fees, per side, in basis points of a trade's amount; they go to the market's fee account.
+    market_fee_buyer_bp: int = 0
+    market_fee_seller_bp: int = 0
+    # Bilateral trades are refused outside this band (per cent) around the reference price: the
+    # volume-weighted average of the last trading day of the same methodology, if any.
+    bilateral_band_pct: int = 30
     # How long a net-zero certificate is valid from its issue date (the certified example: one year).
     certificate_validity_months: int = 12
     # Where the registry's pages are published (https://registry.example): the certificate PDF's QR

@@ -90,12 +90,14 @@ def postgres_url() -> Iterator[str]:
 
 
 def empty_database(url: str) -> None:
-    """Delete every row a test may have written; keep the migration's system accounts."""
+    """Delete every row a test may have written; keep the migration's system accounts (credit and
+    cash), with their balances back at zero."""
     engine = create_engine(url)
     with engine.begin() as conn:
         for table in reversed(METADATA.sorted_tables):
-            where = " WHERE party_id IS NOT NULL" if table.name == "account" else ""
+            where = " WHERE party_id IS NOT NULL" if table.name in ("account", "cash_account") else ""
             conn.execute(text(f'DELETE FROM "{table.name}"{where}'))
+        conn.execute(text("UPDATE cash_account SET available_fen = 0, held_fen = 0"))
     engine.dispose()
 
 

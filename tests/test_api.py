@@ -38,7 +38,7 @@ def balance(client: TestClient, key: str, account: str) -> dict[str, int]:
     r = client.get(f"/api/v1/accounts/{account}/balances", headers=auth(key))
     assert r.status_code == 200, r.text
     rows = r.json()
-    return rows[0] if rows else {"active_kg": 0, "frozen_kg": 0, "retired_kg": 0, "cancelled_kg": 0}
+    return rows[0] if rows else {"active_kg": 0, "frozen_kg": 0, "locked_kg": 0, "retired_kg": 0, "cancelled_kg": 0}
 
 
 def transfer(client: TestClient, world: World, **body: Any) -> Any:
@@ -179,7 +179,7 @@ def test_retired_and_frozen_credits_cannot_move(client: TestClient, world: World
     r = transfer(client, world, quantity_kg=1)
     assert r.status_code == 409 and r.json()["type"] == "urn:cir:problem:insufficient-credits"
     assert balance(client, world.owner_key, world.owner_account) == {
-        "group": None, "active_kg": 0, "frozen_kg": 900, "retired_kg": 0, "cancelled_kg": 0}
+        "group": None, "active_kg": 0, "frozen_kg": 900, "locked_kg": 0, "retired_kg": 0, "cancelled_kg": 0}
 
 
 def test_idempotency_key_replays_the_first_result(client: TestClient, world: World) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 import api.idempotency  # noqa: F401  (defines IdempotencyKeyReused, a RegistryError sent by the API)
 import netzero.errors  # noqa: F401  (its classes join RegistryError's subclasses)
+import trading.errors  # noqa: F401  (its classes join RegistryError's subclasses)
 import verification.errors  # noqa: F401  (its classes join RegistryError's subclasses)
 from api.problems import PROBLEM_TYPE_URI, InternalError, Unauthorized, install_problem_handlers
 from registry.errors import RegistryError
@@ -27,7 +28,9 @@ DOCS = ROOT / "docs"
 REGISTRY_DOC = DOCS / "registry.md"
 VERIFICATION_DOC = DOCS / "verification.md"
 NETZERO_DOC = DOCS / "netzero.md"
-DOC_OF_MODULE = {"verification.errors": VERIFICATION_DOC, "netzero.errors": NETZERO_DOC}
+TRADING_DOC = DOCS / "trading.md"
+DOC_OF_MODULE = {"verification.errors": VERIFICATION_DOC, "netzero.errors": NETZERO_DOC,
+                 "trading.errors": TRADING_DOC}
 TEST_REFERENCE = re.compile(r"\b(tests/[\w/]+\.py)::(\w+)")
 
 
@@ -129,7 +132,7 @@ def test_every_problem_type_is_catalogued_with_the_status_the_api_sends() -> Non
     # The API-level types the catalogue must hold, whatever else the walk above finds.
     assert {Unauthorized.type_, InternalError.type_, "constraint-violation", "idempotency-key-reused",
             "request-validation-failed"} <= set(sent)
-    documented = {doc: documented_problems(doc) for doc in (REGISTRY_DOC, VERIFICATION_DOC, NETZERO_DOC)}
+    documented = {doc: documented_problems(doc) for doc in (REGISTRY_DOC, VERIFICATION_DOC, NETZERO_DOC, TRADING_DOC)}
     for code, (status, doc) in sorted(sent.items()):
         assert f"`urn:cir:problem:{code}`" in doc.read_text(encoding="utf-8"), f"{code} is not in {doc.name}"
         assert documented[doc].get(code) == status, \

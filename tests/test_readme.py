@@ -82,6 +82,7 @@ def test_the_readme_demo_and_walkthrough_work_as_written(served: tuple[Path, dic
     assert "VERIFIED" in out and "Baiyun ready-mix concrete plant" in out and "1823890 kg" in out
     assert "net-zero certificate CIR-NZ-2025-" in out and "residual emissions: 1,823.890 t" in out
     assert (work / "certificate.pdf").read_bytes().startswith(b"%PDF")
+    assert '"mode":"bilateral"' in out and '"loan_reference":"BOS-GL-2026-0042"' in out
     assert "SIP household rooftops" in out and "rows written to retirements.csv" in out
     assert (work / "retirements.csv").read_text().startswith("id,quantity_kg,beneficiary_name")
     assert "iss_" in out and '"cross_regional_retirements":1' in out

@@ -14,6 +14,7 @@ from web.pages import error_page, translate
 from web.routes import (
     applications,
     docs,
+    market,
     netzero,
     proofs,
     public,
@@ -26,7 +27,7 @@ from web.routes import (
 from web.security import SecurityHeaders
 
 PAGE_ROUTERS = [module.router for module in
-                (public, sign_in, docs, proofs, workspace, verifier, signing, applications, registrar, netzero)]
+                (public, sign_in, docs, proofs, workspace, verifier, signing, applications, registrar, netzero, market)]
 
 STATIC = Path(__file__).resolve().parent / "static"
 

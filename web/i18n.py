@@ -182,6 +182,28 @@ STATUS_LABELS = {
     "employee_commuting": N_("employee commuting"),
     "reduction": N_("reduction"),
     "removal": N_("removal"),
+    # Trading: offers, withdrawals, pledges, trade modes, cash movements and balances
+    "open": N_("open"),
+    "accepted": N_("accepted"),
+    "requested": N_("requested"),
+    "paid": N_("paid"),
+    "released": N_("released"),
+    "enforced": N_("enforced"),
+    "bilateral": N_("bilateral"),
+    "book": N_("order book"),
+    "auction": N_("auction"),
+    "deposit": N_("deposit"),
+    "withdrawal_requested": N_("withdrawal requested"),
+    "withdrawal_paid": N_("withdrawal paid"),
+    "withdrawal_cancelled": N_("withdrawal cancelled"),
+    "settlement": N_("settlement"),
+    "available": N_("free"),
+    "held": N_("held"),
+    "bank": N_("settlement bank"),
+    "lock": N_("lock"),
+    "unlock": N_("unlock"),
+    "deliver": N_("delivery"),
+    "locked": N_("locked"),
 }
 
 

@@ -51,21 +51,26 @@ class NavItem:
     signed_in: bool = False
 
 
-# The site's sections. Trading adds its entries here when it lands (issues 12–13).
+# The site's sections.
 NAVIGATION = [
     NavItem("/", N_("Home")),
     NavItem("/projects", N_("Projects")),
     NavItem("/issuances", N_("Issuances")),
     NavItem("/retirements", N_("Retirements")),
     NavItem("/certificates", N_("Certificates")),
+    NavItem("/market", N_("Market")),
     NavItem("/verifiers", N_("Verifiers")),
     NavItem("/log", N_("Log")),
     NavItem("/verify", N_("Verify a proof")),
     NavItem("/workspace", N_("My credits"), signed_in=True),
+    NavItem("/workspace/cash", N_("Cash"), signed_in=True),
+    NavItem("/workspace/offers", N_("Offers"), signed_in=True),
+    NavItem("/workspace/pledges", N_("Pledges"), signed_in=True),
     NavItem("/workspace/projects", N_("My projects"), Role.PROJECT_OWNER),
     NavItem("/workspace/net-zero", N_("Net zero"), Role.BUYER),
     NavItem("/verifier", N_("Verification"), Role.VERIFIER),
     NavItem("/registrar", N_("Registrar"), Role.REGISTRAR),
+    NavItem("/bank", N_("Settlement bank"), Role.BANK),
 ]
 
 
@@ -86,6 +91,14 @@ def _tonnes(kg: object) -> object:
     return f"{kg / 1000:,.3f}" if isinstance(kg, int) else kg
 
 
+def _yuan(fen: object) -> object:
+    """Integer fen as yuan with two decimals: 123456 → 1,234.56 (integer arithmetic, no float)."""
+    if not isinstance(fen, int):
+        return fen
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
+
+
 def _kg(kg: object) -> object:
     return f"{kg:,}" if isinstance(kg, int) else kg
 
@@ -97,6 +110,7 @@ def environment(language: str) -> Environment:
     env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["kg"] = _kg
     env.filters["tonnes"] = _tonnes
+    env.filters["yuan"] = _yuan
     env.filters["urlquote"] = lambda text: quote(str(text), safe="")
     env.filters["day"] = lambda value: value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else value
     env.filters["minute"] = lambda value: value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else value

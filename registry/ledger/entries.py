@@ -32,6 +32,11 @@ class EntryType(StrEnum):
     CANCEL = "cancel"
     FREEZE = "freeze"
     UNFREEZE = "unfreeze"
+    # Units held for a trade, an offer or a pledge (trading/), released, or delivered to the
+    # counterparty (a trade's settlement, a pledge's enforcement): each names its `lock`.
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    DELIVER = "deliver"
     # A net-zero certificate (netzero/) and its revocation: they move no units; the certificate
     # commits to the inventory statement's hash and the leaf hashes of the retirements behind it.
     NET_ZERO_CERTIFICATE = "net_zero_certificate"
@@ -56,6 +61,9 @@ MOVEMENT_RULES: dict[EntryType, MovementRule] = {
     EntryType.CANCEL: MovementRule((BlockStatus.ACTIVE, BlockStatus.FROZEN), BlockStatus.CANCELLED, "cnl"),
     EntryType.FREEZE: MovementRule((BlockStatus.ACTIVE,), BlockStatus.FROZEN, "frz"),
     EntryType.UNFREEZE: MovementRule((BlockStatus.FROZEN,), BlockStatus.ACTIVE, "ufz"),
+    EntryType.LOCK: MovementRule((BlockStatus.ACTIVE,), BlockStatus.LOCKED, "lck"),
+    EntryType.UNLOCK: MovementRule((BlockStatus.LOCKED,), BlockStatus.ACTIVE, "ulk"),
+    EntryType.DELIVER: MovementRule((BlockStatus.LOCKED,), BlockStatus.ACTIVE, "dlv"),
 }
 
 _ENTRIES = table(LedgerEntry)

@@ -37,7 +37,7 @@ def _public(site: Site) -> list[str]:
     issuance = httpx.get(f"{site.url}/api/v1/issuances", params={"project": project}).json()["items"][0]["id"]
     return ["/", "/projects", "/issuances", "/retirements", "/verifiers", "/log", "/verify", "/sign-in", "/apply",
             "/apply/status", f"/projects/{project}", f"/issuances/{issuance}", f"/retirements/{site.demo.retirement}",
-            f"/parties/{site.demo.parties['wetland']}", "/projects/prj_missing", "/certificates",
+            f"/parties/{site.demo.parties['wetland']}", "/projects/prj_missing", "/certificates", "/market",
             f"/certificates/{site.demo.certificate}"]
 
 
@@ -49,7 +49,8 @@ def _owner(site: Site) -> list[str]:
             "/workspace/projects/new/CIR-PV-DG/1.0", f"/workspace/projects/{project}",
             f"/workspace/projects/{project}/reports/new", f"/workspace/projects/{draft_project(site)[0]}",
             f"/workspace/reports/{report}",
-            f"/workspace/reports/{site.demo.reports['households']}"]
+            f"/workspace/reports/{site.demo.reports['households']}", "/workspace/offers", "/workspace/pledges",
+            "/workspace/cash"]
 
 
 def _verifier(site: Site) -> list[str]:
@@ -78,7 +79,12 @@ def _registrar(site: Site) -> list[str]:
 
 def _buyer(site: Site) -> list[str]:
     return ["/workspace", "/workspace/net-zero", f"/workspace/net-zero/facilities/{site.demo.facility}",
-            f"/workspace/net-zero/inventories/{site.demo.inventory}", f"/workspace/net-zero/claims/{site.demo.claim}"]
+            f"/workspace/net-zero/inventories/{site.demo.inventory}", f"/workspace/net-zero/claims/{site.demo.claim}",
+            "/workspace/cash", "/workspace/offers", "/workspace/pledges"]
+
+
+def _bank(site: Site) -> list[str]:
+    return ["/bank", "/workspace/pledges", "/workspace/cash"]
 
 
 def _inventory_verifier(site: Site) -> list[str]:
@@ -90,7 +96,7 @@ def _inventory_verifier(site: Site) -> list[str]:
 ROLES: dict[str, tuple[str | None, Paths]] = {
     "public": (None, _public), "owner": ("pv_aggregator", _owner), "verifier": ("sgs", _verifier),
     "registrar": ("registrar", _registrar), "buyer": ("factory", _buyer),
-    "inventory verifier": ("cqc", _inventory_verifier)}
+    "inventory verifier": ("cqc", _inventory_verifier), "bank": ("bank", _bank)}
 NOT_FOUND = {"/projects/prj_missing"}
 # GET routes that are not pages to check: a redirect, downloads, JSON for the signing script, the
 # third-party API reference, and pages shown once after a form (their journeys look at them).

@@ -1,0 +1,230 @@
+"""Market cash: one account per party, in integer fen, kept as a double-entry journal.
+
+Every movement is one `CashEntry` whose `CashLine`s sum to zero, written by `post` together with
+the balance changes they explain. A balance update is conditional on the result staying at or above
+zero (of two requests spending the same cash, one finds it gone), and the database's CHECK backs it.
+The settlement bank (a party with the `bank` role) confirms deposits and pays out withdrawals, each
+with its own reference, used once. `audit_cash` replays the journal against the balances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session, col
+
+from registry.errors import PermissionDenied
+from registry.ids import new_public_id
+from registry.ledger.audit import AuditReport
+from registry.models import MAX_QUANTITY_KG, Party, Role, get_by_public_id, pk, rows_changed
+from registry.parties import require_role
+from trading.errors import (
+    BankReferenceUsed,
+    CashAccountClosed,
+    CashAccountExists,
+    InsufficientCash,
+    InvalidAmount,
+    UnknownCashAccount,
+    UnknownWithdrawal,
+    WithdrawalNotRequested,
+)
+from trading.models import CashAccount, CashAccountKind, CashEntry, CashLine, Withdrawal, WithdrawalStatus
+
+FEES_ACCOUNT = "cash_market_fees"
+CLEARING_ACCOUNT = "cash_clearing"
+AVAILABLE, HELD = "available", "held"
+# A trillion yuan: more than any market moves, less than 2^53 so that JSON carries it exactly.
+MAX_AMOUNT_FEN = 100 * MAX_QUANTITY_KG
+
+
+@dataclass(frozen=True)
+class Line:
+    account_id: int
+    bucket: str  # AVAILABLE or HELD
+    amount_fen: int  # + credits the bucket, − debits it
+
+
+def validate_amount(amount_fen: object) -> int:
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
+        raise InvalidAmount("amounts are whole numbers of fen (0.01 yuan)")
+    if not 0 < amount_fen <= MAX_AMOUNT_FEN:
+        raise InvalidAmount(f"an amount is from 1 to {MAX_AMOUNT_FEN:,} fen")
+    return amount_fen
+
+
+def post(session: Session, kind: str, reference: str, lines: list[Line], bank_reference: str | None = None,
+         ) -> CashEntry:
+    """Write one balanced entry and apply its lines to the balances, accounts in id order (a fixed
+    lock order). A line that would take a balance below zero refuses the whole entry."""
+    if sum(line.amount_fen for line in lines) != 0:
+        raise AssertionError(f"unbalanced cash entry {kind} {reference}")
+    entry = CashEntry(public_id=new_public_id("cjn"), kind=kind, reference=reference, bank_reference=bank_reference)
+    session.add(entry)
+    session.flush()
+    for line in sorted(lines, key=lambda line: (line.account_id, line.bucket)):
+        if line.amount_fen == 0:
+            continue
+        column = col(CashAccount.available_fen) if line.bucket == AVAILABLE else col(CashAccount.held_fen)
+        guard = [col(CashAccount.id) == line.account_id, col(CashAccount.status) == "open"]
+        if line.amount_fen < 0:
+            guard.append((column + line.amount_fen >= 0) | (col(CashAccount.kind) == CashAccountKind.CLEARING.value))
+        values = {"available_fen" if line.bucket == AVAILABLE else "held_fen": column + line.amount_fen}
+        if rows_changed(session.execute(update(CashAccount).where(*guard).values(**values))) != 1:
+            account = session.get(CashAccount, line.account_id)
+            if account is not None and account.status != "open":
+                raise CashAccountClosed(f"cash account {account.public_id} is closed")
+            what = "free" if line.bucket == AVAILABLE else "held"
+            raise InsufficientCash(f"cash account {account.public_id if account else line.account_id} has less "
+                                   f"{what} cash than the {-line.amount_fen:,} fen this needs")
+        session.add(CashLine(entry_id=pk(entry), account_id=line.account_id, bucket=line.bucket,
+                             amount_fen=line.amount_fen))
+    session.flush()
+    return entry
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+def open_cash_account(session: Session, party: Party) -> CashAccount:
+    """A party's market cash account; one each (the unique party id backs the check)."""
+    if session.execute(select(col(CashAccount.id)).where(col(CashAccount.party_id) == party.id)).first():
+        raise CashAccountExists(f"{party.name} already has a market cash account")
+    account = CashAccount(public_id=new_public_id("cash"), party_id=pk(party), kind=CashAccountKind.PARTY.value)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def get_cash_account(session: Session, public_id: str) -> CashAccount:
+    return get_by_public_id(session, CashAccount, public_id,
+                            lambda: UnknownCashAccount(f"no cash account {public_id}"))
+
+
+def cash_account_of(session: Session, party: Party) -> CashAccount:
+    account = session.execute(select(CashAccount).where(col(CashAccount.party_id) == party.id)).scalar_one_or_none()
+    if account is None:
+        raise UnknownCashAccount(f"{party.name} has no market cash account: open one first")
+    return account
+
+
+def system_account(session: Session, public_id: str) -> CashAccount:
+    return get_cash_account(session, public_id)
+
+
+def get_readable_cash_account(session: Session, reader: Party, public_id: str) -> CashAccount:
+    """Its holder, the bank, the registrar and auditors read a cash account; to others it does not exist."""
+    account = get_cash_account(session, public_id)
+    insiders = {Role.BANK.value, Role.REGISTRAR.value, Role.AUDITOR.value}
+    if account.party_id != reader.id and not reader.role_set & insiders:
+        raise UnknownCashAccount(f"no cash account {public_id}")
+    return account
+
+
+# --- the settlement bank's confirmations ------------------------------------------------------------
+
+
+def _unused(session: Session, bank_reference: str) -> str:
+    reference = bank_reference.strip()
+    if not reference:
+        raise InvalidAmount("give the bank's reference of the transfer")
+    if session.execute(select(col(CashEntry.id)).where(col(CashEntry.bank_reference) == reference)).first():
+        raise BankReferenceUsed(f"bank reference {reference} was already confirmed")
+    return reference
+
+
+def confirm_deposit(session: Session, bank: Party, account_public_id: str, amount_fen: int,
+                    bank_reference: str) -> CashEntry:
+    """The settlement bank confirms money received for a party's account."""
+    require_role(bank, Role.BANK)
+    account = get_cash_account(session, account_public_id)
+    if account.kind != CashAccountKind.PARTY:
+        raise UnknownCashAccount(f"{account_public_id} is not a party's cash account")
+    amount = validate_amount(amount_fen)
+    clearing = system_account(session, CLEARING_ACCOUNT)
+    return post(session, "deposit", account.public_id, [Line(pk(clearing), AVAILABLE, -amount),
+                                                         Line(pk(account), AVAILABLE, amount)],
+                _unused(session, bank_reference))
+
+
+def request_withdrawal(session: Session, party: Party, amount_fen: int) -> Withdrawal:
+    """Hold free cash until the bank pays it out (or the request is cancelled)."""
+    account = cash_account_of(session, party)
+    amount = validate_amount(amount_fen)
+    withdrawal = Withdrawal(public_id=new_public_id("wdr"), account_id=pk(account), amount_fen=amount)
+    session.add(withdrawal)
+    session.flush()
+    post(session, "withdrawal_requested", withdrawal.public_id, [Line(pk(account), AVAILABLE, -amount),
+                                                                 Line(pk(account), HELD, amount)])
+    return withdrawal
+
+
+def get_withdrawal(session: Session, public_id: str) -> Withdrawal:
+    return get_by_public_id(session, Withdrawal, public_id, lambda: UnknownWithdrawal(f"no withdrawal {public_id}"))
+
+
+def _close_withdrawal(session: Session, withdrawal: Withdrawal, status: WithdrawalStatus, **values: object) -> None:
+    """Only one of two racing decisions wins: the update is conditional on `requested`."""
+    result = session.execute(update(Withdrawal).where(
+        col(Withdrawal.id) == withdrawal.id, col(Withdrawal.status) == WithdrawalStatus.REQUESTED.value)
+        .values(status=status.value, decided_at=datetime.now(UTC), **values))
+    if rows_changed(result) != 1:
+        raise WithdrawalNotRequested(f"withdrawal {withdrawal.public_id} is {withdrawal.status}, not requested")
+    session.refresh(withdrawal)
+
+
+def pay_withdrawal(session: Session, bank: Party, withdrawal: Withdrawal, bank_reference: str) -> Withdrawal:
+    require_role(bank, Role.BANK)
+    reference = _unused(session, bank_reference)
+    _close_withdrawal(session, withdrawal, WithdrawalStatus.PAID, bank_reference=reference)
+    clearing = system_account(session, CLEARING_ACCOUNT)
+    post(session, "withdrawal_paid", withdrawal.public_id, [Line(withdrawal.account_id, HELD, -withdrawal.amount_fen),
+                                                            Line(pk(clearing), AVAILABLE, withdrawal.amount_fen)],
+         reference)
+    return withdrawal
+
+
+def cancel_withdrawal(session: Session, actor: Party, withdrawal: Withdrawal, reason: str) -> Withdrawal:
+    """The party withdraws its request, or the bank declines it: the cash is free again."""
+    account = session.get(CashAccount, withdrawal.account_id)
+    if account is None or (account.party_id != actor.id and Role.BANK.value not in actor.role_set):
+        raise PermissionDenied(f"withdrawal {withdrawal.public_id} is not yours")
+    _close_withdrawal(session, withdrawal, WithdrawalStatus.CANCELLED, reason=reason.strip())
+    post(session, "withdrawal_cancelled", withdrawal.public_id, [
+        Line(withdrawal.account_id, HELD, -withdrawal.amount_fen),
+        Line(withdrawal.account_id, AVAILABLE, withdrawal.amount_fen)])
+    return withdrawal
+
+
+# --- the audit --------------------------------------------------------------------------------------
+
+
+def audit_cash(session: Session, report: AuditReport) -> None:
+    """Cash is conserved: every entry balances, every balance is the sum of its lines, and deposits −
+    paid withdrawals = what parties hold (free and held) + the market's fees."""
+    unbalanced = session.execute(select(col(CashLine.entry_id)).group_by(col(CashLine.entry_id))
+                                 .having(func.sum(col(CashLine.amount_fen)) != 0)).scalars().all()
+    for entry_id in unbalanced:
+        report.problems.append(f"cash entry {entry_id} does not balance")
+    sums = {(account_id, bucket): int(total) for account_id, bucket, total in session.execute(
+        select(col(CashLine.account_id), col(CashLine.bucket), func.sum(col(CashLine.amount_fen)))
+        .group_by(col(CashLine.account_id), col(CashLine.bucket)))}
+    held_total = 0
+    for account in session.execute(select(CashAccount)).scalars():
+        available, held = sums.get((pk(account), AVAILABLE), 0), sums.get((pk(account), HELD), 0)
+        if (available, held) != (account.available_fen, account.held_fen):
+            report.problems.append(f"cash account {account.public_id}: balances {account.available_fen} free, "
+                                   f"{account.held_fen} held differ from its journal ({available}, {held})")
+        if account.kind != CashAccountKind.CLEARING:
+            held_total += account.available_fen + account.held_fen
+    deposits = session.execute(select(func.coalesce(func.sum(col(CashLine.amount_fen)), 0))
+                               .join(CashEntry, col(CashEntry.id) == col(CashLine.entry_id))
+                               .join(CashAccount, col(CashAccount.id) == col(CashLine.account_id))
+                               .where(col(CashEntry.kind) == "deposit",
+                                      col(CashAccount.kind) == CashAccountKind.PARTY.value)).scalar_one()
+    paid = session.execute(select(func.coalesce(func.sum(col(Withdrawal.amount_fen)), 0))
+                           .where(col(Withdrawal.status) == WithdrawalStatus.PAID.value)).scalar_one()
+    if int(deposits) - int(paid) != held_total:
+        report.problems.append(f"cash is not conserved: deposits {deposits} − paid withdrawals {paid} ≠ "
+                               f"balances, held and fees {held_total}")

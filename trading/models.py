@@ -1,0 +1,208 @@
+"""Trading tables: market cash accounts and their double-entry journal, withdrawals, bilateral
+offers, trades and their lines, and pledges.
+
+Money is integer fen. A cash account has two balances, `available_fen` and `held_fen` (cash
+reserved for a withdrawal or a bid); they change only together with the journal lines that explain
+them, in the same transaction (`trading.cash`), and a CHECK constraint, not an `if`, keeps them
+from going negative. The clearing account mirrors the money at the settlement bank: it is the one
+account that goes negative (its balance is minus all the cash in the market).
+"""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from registry.models import big_int, utcnow
+
+
+class CashAccountKind(StrEnum):
+    PARTY = "party"
+    FEES = "fees"  # the market's fee income
+    CLEARING = "clearing"  # the settlement bank's side of every deposit and withdrawal
+
+
+class CashAccount(SQLModel, table=True):
+    __tablename__ = "cash_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    party_id: int | None = Field(default=None, sa_column=Column(ForeignKey("party.id"), unique=True))
+    kind: str = Field(sa_column=Column(String(10), nullable=False))
+    available_fen: int = Field(default=0, sa_column=big_int(nullable=False))
+    held_fen: int = Field(default=0, sa_column=big_int(nullable=False))
+    status: str = Field(default="open", sa_column=Column(String(8), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('party', 'fees', 'clearing')", name="cash_account_kind"),
+        CheckConstraint("(kind = 'party') = (party_id IS NOT NULL)", name="cash_account_party_matches_kind"),
+        CheckConstraint("kind = 'clearing' OR (available_fen >= 0 AND held_fen >= 0)",
+                        name="cash_account_not_negative"),
+        CheckConstraint("kind <> 'clearing' OR held_fen = 0", name="cash_clearing_holds_nothing"),
+        CheckConstraint("status IN ('open', 'closed')", name="cash_account_status"),
+    )
+
+
+class CashEntry(SQLModel, table=True):
+    """One balanced movement of cash: its lines sum to zero."""
+
+    __tablename__ = "cash_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    kind: str = Field(sa_column=Column(String(24), nullable=False))
+    # What the movement is for: a trade, a withdrawal, an offer.
+    reference: str = Field(sa_column=Column(String(40), nullable=False, index=True))
+    # The settlement bank's own reference, for deposits and paid withdrawals: used once.
+    bank_reference: str | None = Field(default=None, sa_column=Column(String(60), unique=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CashLine(SQLModel, table=True):
+    __tablename__ = "cash_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="cash_entry.id", index=True)
+    account_id: int = Field(foreign_key="cash_account.id", index=True)
+    bucket: str = Field(sa_column=Column(String(9), nullable=False))  # available or held
+    amount_fen: int = Field(sa_column=big_int(nullable=False))  # + credits the bucket, − debits it
+
+    __table_args__ = (
+        CheckConstraint("bucket IN ('available', 'held')", name="cash_line_bucket"),
+        CheckConstraint("amount_fen <> 0", name="cash_line_not_zero"),
+    )
+
+
+class WithdrawalStatus(StrEnum):
+    REQUESTED = "requested"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class Withdrawal(SQLModel, table=True):
+    """Cash a party asked to be paid out: held from the request until the bank pays or it is cancelled."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    account_id: int = Field(foreign_key="cash_account.id", index=True)
+    amount_fen: int = Field(sa_column=big_int(nullable=False))
+    status: str = Field(default=WithdrawalStatus.REQUESTED.value, sa_column=Column(String(10), nullable=False))
+    bank_reference: str | None = Field(default=None, sa_column=Column(String(60)))
+    reason: str = ""
+    requested_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="withdrawal_positive"),
+        CheckConstraint("status IN ('requested', 'paid', 'cancelled')", name="withdrawal_status"),
+        CheckConstraint("(status = 'paid') = (bank_reference IS NOT NULL)", name="withdrawal_paid_has_reference"),
+    )
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class Offer(SQLModel, table=True):
+    """A bilateral offer (协议转让) to a named buyer; its credits are locked under its public id."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    seller_party_id: int = Field(foreign_key="party.id", index=True)
+    seller_account_id: int = Field(foreign_key="account.id")
+    buyer_party_id: int = Field(foreign_key="party.id", index=True)
+    quantity_kg: int = Field(sa_column=big_int(nullable=False))
+    price_fen_per_t: int = Field(sa_column=big_int(nullable=False))
+    expires_at: datetime
+    status: str = Field(default=OfferStatus.OPEN.value, sa_column=Column(String(10), nullable=False))
+    note: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+
+    __table_args__ = (
+        CheckConstraint("quantity_kg > 0", name="offer_quantity_positive"),
+        CheckConstraint("price_fen_per_t > 0", name="offer_price_positive"),
+        CheckConstraint("status IN ('open', 'accepted', 'rejected', 'withdrawn', 'expired')", name="offer_status"),
+        CheckConstraint("seller_party_id <> buyer_party_id", name="offer_not_to_oneself"),
+    )
+
+
+class Trade(SQLModel, table=True):
+    """A settled trade: credits delivered (a `deliver` ledger entry) and cash paid (a cash entry), in
+    one transaction."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    mode: str = Field(sa_column=Column(String(10), nullable=False))
+    offer_id: int | None = Field(default=None, sa_column=Column(ForeignKey("offer.id"), unique=True))
+    seller_party_id: int = Field(foreign_key="party.id", index=True)
+    buyer_party_id: int = Field(foreign_key="party.id", index=True)
+    quantity_kg: int = Field(sa_column=big_int(nullable=False))
+    price_fen_per_t: int = Field(sa_column=big_int(nullable=False))
+    amount_fen: int = Field(sa_column=big_int(nullable=False))
+    buyer_fee_fen: int = Field(sa_column=big_int(nullable=False))
+    seller_fee_fen: int = Field(sa_column=big_int(nullable=False))
+    cross_regional: bool
+    ledger_entry_id: int = Field(sa_column=big_int(ForeignKey("ledger_entry.id"), nullable=False))
+    cash_entry_id: int = Field(foreign_key="cash_entry.id")
+    executed_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("mode IN ('bilateral', 'book', 'auction')", name="trade_mode"),
+        CheckConstraint("quantity_kg > 0 AND price_fen_per_t > 0", name="trade_positive"),
+        CheckConstraint("amount_fen >= 0 AND buyer_fee_fen >= 0 AND seller_fee_fen >= 0", name="trade_money"),
+        Index("ix_trade_executed", "executed_at"),
+    )
+
+
+class TradeLine(SQLModel, table=True):
+    """What a trade delivered, by methodology, vintage and origin region: the public tape's rows."""
+
+    __tablename__ = "trade_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trade_id: int = Field(foreign_key="trade.id", index=True)
+    methodology_id: str = Field(sa_column=Column(String(40), nullable=False))
+    vintage: int
+    region: str = Field(sa_column=Column(String(6), nullable=False))
+    quantity_kg: int = Field(sa_column=big_int(nullable=False))
+
+    __table_args__ = (
+        UniqueConstraint("trade_id", "methodology_id", "vintage", "region", name="trade_line_once"),
+        CheckConstraint("quantity_kg > 0", name="trade_line_positive"),
+    )
+
+
+class PledgeStatus(StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"
+    ENFORCED = "enforced"
+
+
+class Pledge(SQLModel, table=True):
+    """Credits pledged (质押) to a pledgee for a loan: locked under the pledge's id until the
+    pledgee releases them or, after maturity, enforces and takes them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    holder_party_id: int = Field(foreign_key="party.id", index=True)
+    account_id: int = Field(foreign_key="account.id")
+    pledgee_party_id: int = Field(foreign_key="party.id", index=True)
+    quantity_kg: int = Field(sa_column=big_int(nullable=False))
+    loan_reference: str = Field(sa_column=Column(String(60), nullable=False))
+    maturity: date
+    status: str = Field(default=PledgeStatus.ACTIVE.value, sa_column=Column(String(10), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+
+    __table_args__ = (
+        CheckConstraint("quantity_kg > 0", name="pledge_quantity_positive"),
+        CheckConstraint("status IN ('active', 'released', 'enforced')", name="pledge_status"),
+        CheckConstraint("holder_party_id <> pledgee_party_id", name="pledge_not_to_oneself"),
+    )
