@@ -39,6 +39,12 @@ def cash_show(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     _print_cash(_call(url, api_key, lambda c: c.my_cash_account()))
 
 
+@cash_app.command("close")
+def cash_close(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
+    """Close your cash account once it holds nothing."""
+    typer.echo(f"cash account {_call(url, api_key, lambda c: c.close_cash_account())['id']} is closed")
+
+
 @cash_app.command("statement")
 def cash_statement(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Every journal line of your cash account, newest first."""

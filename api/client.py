@@ -333,6 +333,9 @@ class RegistryClient:
     def my_cash_account(self) -> Json:
         return self.request("GET", "/cash-accounts/mine")
 
+    def close_cash_account(self) -> Json:
+        return self.request("POST", "/cash-accounts/mine/closure")
+
     def cash_statement(self, account: str) -> list[Json]:
         return self.request("GET", f"/cash-accounts/{account}/statement")
 

@@ -40,10 +40,13 @@ from methodologies.plugin import AssetKind  # noqa: E402
 from registry import credits  # noqa: E402
 from registry.accounts import open_account  # noqa: E402
 from registry.db import Database  # noqa: E402
+from registry.ledger.identity import record_log_identity  # noqa: E402
+from registry.ledger.signing import create_key_file, load_signer  # noqa: E402
 from registry.migrate import upgrade_database  # noqa: E402
 from registry.models import PartyKind, ProjectStatus, Role  # noqa: E402
 from registry.parties import bootstrap_registrar, create_party, issue_api_key  # noqa: E402
 from registry.projects import ProjectDetails  # noqa: E402
+from registry.settings import Settings  # noqa: E402
 from tests.world import validate  # noqa: E402
 from verification.assets import AssetSpec  # noqa: E402
 from verification.projects import change_project_status, register_project  # noqa: E402
@@ -90,6 +93,13 @@ def seed(url: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def start_server(url: str, workers: int, key_file: Path) -> subprocess.Popen[bytes]:
+    """`cir serve` on the bench's database, with a new log key recorded as the database's own."""
+    if not key_file.exists():
+        create_key_file(key_file)
+        db = Database(url)
+        with db.write() as s:
+            record_log_identity(s, load_signer(Settings().log_origin, key_file))
+        db.dispose()
     env = {**os.environ, "CIR_DATABASE_URL": url, "CIR_SIGNING_KEY_FILE": str(key_file),
            "CIR_SEQUENCER_INTERVAL_S": "0.2"}
     server = subprocess.Popen([str(ROOT / ".venv/bin/cir"), "serve", "--port", str(PORT), "--workers", str(workers)],

@@ -97,6 +97,23 @@ def open_cash_account(session: Session, party: Party) -> CashAccount:
     return account
 
 
+def close_cash_account(session: Session, party: Party) -> CashAccount:
+    """Close the party's cash account once it holds nothing: no deposit, trade or withdrawal reaches
+    it after. A conditional update, so that money arriving meanwhile keeps it open."""
+    account = cash_account_of(session, party)
+    result = session.execute(update(CashAccount).where(
+        col(CashAccount.id) == account.id, col(CashAccount.status) == "open", col(CashAccount.available_fen) == 0,
+        col(CashAccount.held_fen) == 0).values(status="closed"))
+    if rows_changed(result) != 1:
+        session.refresh(account)
+        if account.status != "open":
+            raise CashAccountClosed(f"cash account {account.public_id} is already closed")
+        raise InsufficientCash(f"cash account {account.public_id} still holds {account.available_fen:,} fen free and "
+                               f"{account.held_fen:,} held: withdraw it first")
+    session.refresh(account)
+    return account
+
+
 def get_cash_account(session: Session, public_id: str) -> CashAccount:
     return get_by_public_id(session, CashAccount, public_id,
                             lambda: UnknownCashAccount(f"no cash account {public_id}"))

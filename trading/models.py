@@ -130,6 +130,7 @@ class Offer(SQLModel, table=True):
         CheckConstraint("price_fen_per_t > 0", name="offer_price_positive"),
         CheckConstraint("status IN ('open', 'accepted', 'rejected', 'withdrawn', 'expired')", name="offer_status"),
         CheckConstraint("seller_party_id <> buyer_party_id", name="offer_not_to_oneself"),
+        Index("ix_offer_open_expiry", "status", "expires_at"),  # expire_due_offers reads it often
     )
 
 

@@ -30,7 +30,8 @@ def _fees(settings: Settings) -> Fees:
 
 
 def _expire_offers(db: Database) -> None:
-    """Offers past their expiry release their credits before any offer command reads them."""
+    """Offers past their expiry release their credits before anyone lists or reads offers. (An
+    expired offer cannot be accepted anyway; rejecting or withdrawing it releases it too.)"""
     with db.write() as s:
         offers.expire_due_offers(s)
 
@@ -53,6 +54,16 @@ def _open_cash_account(s: Session, caller: Party) -> schemas.CashAccountOut:
 def my_cash_account(db: DB, caller: Caller) -> schemas.CashAccountOut:
     with db.read() as s:
         return queries.cash_account_out(s, cash.cash_account_of(s, caller))
+
+
+@router.post("/cash-accounts/mine/closure", status_code=200, response_model=schemas.CashAccountOut, tags=["cash"],
+             summary="Close your cash account once it holds nothing")
+def close_cash_account(write: Write) -> Response:
+    return write(None, _close_cash_account)
+
+
+def _close_cash_account(s: Session, caller: Party) -> schemas.CashAccountOut:
+    return queries.cash_account_out(s, cash.close_cash_account(s, caller))
 
 
 @router.get("/cash-accounts/{account_id}", response_model=schemas.CashAccountOut, tags=["cash"],
@@ -135,8 +146,7 @@ def _cancel_withdrawal(s: Session, caller: Party, withdrawal_id: str, reason: st
              summary="Offer credits to a named buyer at a price (协议转让): they are locked until it is decided",
              description="A serial range, or quantity_kg oldest first (optionally of a project, vintage or "
                          "methodology). Prices outside the band around the reference price are refused.")
-def make_offer(body: schemas.OfferIn, write: Write, db: DB, settings: AppSettings) -> Response:
-    _expire_offers(db)
+def make_offer(body: schemas.OfferIn, write: Write, settings: AppSettings) -> Response:
     return write(body, _make_offer, body, settings.bilateral_band_pct)
 
 
@@ -166,8 +176,7 @@ def get_offer(offer_id: str, db: DB, caller: Caller) -> schemas.OfferOut:
 
 @router.post("/market/offers/{offer_id}/acceptance", status_code=201, response_model=schemas.TradeOut, tags=["market"],
              summary="Accept an offer made to you: credits and cash move at once (delivery versus payment)")
-def accept_offer(offer_id: str, body: schemas.Acceptance, write: Write, db: DB, settings: AppSettings) -> Response:
-    _expire_offers(db)
+def accept_offer(offer_id: str, body: schemas.Acceptance, write: Write, settings: AppSettings) -> Response:
     return write(body, _accept, offer_id, body.to_account, _fees(settings))
 
 
@@ -184,8 +193,7 @@ def _readable(s: Session, caller: Party, offer_id: str) -> Offer:
 
 @router.post("/market/offers/{offer_id}/rejection", status_code=200, response_model=schemas.OfferOut, tags=["market"],
              summary="Reject an offer made to you: its credits are released")
-def reject_offer(offer_id: str, body: schemas.Rejection, write: Write, db: DB) -> Response:
-    _expire_offers(db)
+def reject_offer(offer_id: str, body: schemas.Rejection, write: Write) -> Response:
     return write(body, _reject, offer_id, body.reason)
 
 
@@ -195,8 +203,7 @@ def _reject(s: Session, caller: Party, offer_id: str, reason: str) -> schemas.Of
 
 @router.post("/market/offers/{offer_id}/withdrawal", status_code=200, response_model=schemas.OfferOut, tags=["market"],
              summary="Withdraw your offer before it is accepted: its credits are released")
-def withdraw_offer(offer_id: str, write: Write, db: DB) -> Response:
-    _expire_offers(db)
+def withdraw_offer(offer_id: str, write: Write) -> Response:
     return write(None, _withdraw, offer_id)
 
 

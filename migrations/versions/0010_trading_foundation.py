@@ -93,6 +93,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('public_id')
     )
     with op.batch_alter_table('offer', schema=None) as batch_op:
+        batch_op.create_index('ix_offer_open_expiry', ['status', 'expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_offer_buyer_party_id'), ['buyer_party_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_offer_seller_party_id'), ['seller_party_id'], unique=False)
 
@@ -229,6 +230,7 @@ def downgrade() -> None:
     with op.batch_alter_table('offer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_offer_seller_party_id'))
         batch_op.drop_index(batch_op.f('ix_offer_buyer_party_id'))
+        batch_op.drop_index('ix_offer_open_expiry')
 
     op.drop_table('offer')
     with op.batch_alter_table('cash_line', schema=None) as batch_op:

@@ -91,6 +91,18 @@ def test_cash_is_a_balanced_journal_the_bank_confirms(db: Database, mkt: Market,
         second = cash.request_withdrawal(s, world.owner, 5_000)
         cash.cancel_withdrawal(s, world.owner, second, "changed my mind")
         assert balance(s, mkt.owner_cash) == (20_000, 0)
+    with pytest.raises(errors.InsufficientCash, match="withdraw it first"), db.write() as s:
+        cash.close_cash_account(s, world.owner)
+    with db.write() as s:
+        last = cash.request_withdrawal(s, world.owner, 20_000)
+        cash.pay_withdrawal(s, mkt.bank, last, "BOS-OUT-0003")
+        assert cash.close_cash_account(s, world.owner).status == "closed"
+    closed = snapshot(db)
+    for attempt in (lambda s: cash.confirm_deposit(s, mkt.bank, mkt.owner_cash, 10, "BOS-2026-0009"),
+                    lambda s: cash.close_cash_account(s, world.owner)):
+        with pytest.raises(errors.CashAccountClosed), db.write() as s:
+            attempt(s)
+    assert snapshot(db) == closed
     assert audit_everything(db, signer) == []
 
 
@@ -154,11 +166,9 @@ def test_offer_refusals_change_nothing(db: Database, mkt: Market) -> None:
             attempt(s)
     assert snapshot(db) == before
 
-    with db.write() as s:  # the buyer's cash is gone: accepting changes nothing
-        s.execute(update(cash.CashAccount).where(cash.CashAccount.public_id == mkt.factory_cash)
-                  .values(available_fen=100))
-        s.execute(update(cash.CashAccount).where(cash.CashAccount.public_id == cash.CLEARING_ACCOUNT)
-                  .values(available_fen=cash.CashAccount.available_fen + 10_000_000 - 50_150 - 100))
+    with db.write() as s:  # the buyer's cash is held for a withdrawal but 100 fen: accepting changes nothing
+        free = cash.get_cash_account(s, mkt.factory_cash).available_fen
+        cash.request_withdrawal(s, world.factory, free - 100)
     poor = snapshot(db)
     with pytest.raises(errors.InsufficientCash), db.write() as s:
         offers.accept_offer(s, world.factory, offers.get_offer(s, standing.public_id), world.factory_account, FEES)
