@@ -3,13 +3,12 @@ certificate, the verifier's review of an inventory, and anyone's look at certifi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from api.cli_roles import DEFAULT_URL, ApiKey, Reason, Url, _call, _read_json, _show, _table
+from api.cli_roles import DEFAULT_URL, ApiKey, Reason, Url, _call, _read_json, _show, _table, save_template
 
 facility_app = typer.Typer(help="Factories: facilities (sites) with their region and boundary", no_args_is_help=True)
 inventory_app = typer.Typer(help="Factories: emission inventories; verifiers: their review and signed statement",
@@ -120,11 +119,7 @@ def inventory_template(
 ) -> None:
     """Save the statement to sign (verifier); raise verified_residual_kg if you find more emissions.
     Sign it with `cir verifier sign`."""
-    statement = _call(url, api_key, lambda c: c.inventory_statement_template(inventory))
-    if opinion:
-        statement["opinion"] = opinion
-    out.write_text(json.dumps(statement, indent=2, ensure_ascii=False))
-    typer.echo(f"statement written to {out}")
+    save_template(_call(url, api_key, lambda c: c.inventory_statement_template(inventory)), out, opinion)
 
 
 @inventory_app.command("approve")

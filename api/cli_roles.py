@@ -320,7 +320,11 @@ def template(
     url: Url = DEFAULT_URL, api_key: ApiKey = "",
 ) -> None:
     """Save the statement to sign; lower verified_kg and write your opinion before signing."""
-    statement = _call(url, api_key, lambda c: c.statement_template(report))
+    save_template(_call(url, api_key, lambda c: c.statement_template(report)), out, opinion)
+
+
+def save_template(statement: dict[str, Any], out: Path, opinion: str) -> None:
+    """Write a statement to sign, with the opinion if one is given here."""
     if opinion:
         statement["opinion"] = opinion
     out.write_text(json.dumps(statement, indent=2, ensure_ascii=False))

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import rfc8785
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -32,18 +32,10 @@ from netzero.models import Facility, GreenCertificateClaim, Inventory, Inventory
 from registry import errors
 from registry.ids import new_public_id
 from registry.models import MAX_QUANTITY_KG, Party, Project, Role, get_by_public_id, pk, rows_changed
-from registry.regions import ANY
-from verification.accreditation import INVENTORY_SCOPE, check_may_verify_for
+from verification.accreditation import INVENTORY_SCOPE, check_may_verify_for, may_verify_clause_for
 from verification.errors import StatementInvalid, StatementSignatureInvalid
-from verification.flows import SIGNED_AT_SKEW
-from verification.models import (
-    AccreditationScope,
-    AccreditationStatus,
-    Affiliation,
-    MonitoringReport,
-    ReportStatus,
-    VerifierAccreditation,
-)
+from verification.flows import check_opinion_and_signing_time
+from verification.models import MonitoringReport, ReportStatus, VerifierAccreditation
 from verification.statements import BadSignature, statement_sha256, verify_statement_signature
 from verification.trail import record_event
 
@@ -209,18 +201,9 @@ def get_inventory(session: Session, public_id: str) -> Inventory:
 
 def _verifier_may_see(verifier_id: int, on: date) -> ColumnElement[bool]:
     """An inventory a verifier may read: assigned to it, or waiting for a verifier it could be."""
-    covering = (
-        select(col(AccreditationScope.id))
-        .join(VerifierAccreditation, col(VerifierAccreditation.id) == col(AccreditationScope.accreditation_id))
-        .where(col(VerifierAccreditation.party_id) == verifier_id,
-               col(VerifierAccreditation.status) == AccreditationStatus.ACTIVE.value,
-               col(VerifierAccreditation.valid_from) <= on, col(VerifierAccreditation.valid_until) >= on,
-               col(AccreditationScope.methodology_id).in_([ANY, INVENTORY_SCOPE]),
-               or_(col(AccreditationScope.region) == ANY, col(AccreditationScope.region) == col(Facility.region))))
-    affiliated = select(col(Affiliation.id)).where(col(Affiliation.verifier_party_id) == verifier_id,
-                                                   col(Affiliation.party_id) == col(Facility.party_id))
-    waiting = and_(col(Inventory.status) == InventoryStatus.SUBMITTED.value, exists(covering),
-                   col(Facility.party_id) != verifier_id, ~exists(affiliated))
+    waiting = and_(col(Inventory.status) == InventoryStatus.SUBMITTED.value,
+                   may_verify_clause_for(verifier_id, on, INVENTORY_SCOPE, None, col(Facility.region),
+                                         col(Facility.party_id)))
     return or_(col(Inventory.verifier_party_id) == verifier_id, waiting)
 
 
@@ -377,15 +360,7 @@ def _check_statement(statement: Any, expected: dict[str, Any], computed_residual
         raise StatementInvalid(
             f"verified_residual_kg must be a whole number of at least the calculated {computed_residual_kg} kg: "
             "a verifier may find more emissions, never fewer (the factory restates its inventory instead)")
-    opinion = statement.get("opinion")
-    if not isinstance(opinion, str) or not opinion.strip():
-        raise StatementInvalid("write the verifier's opinion: a statement without one is not a verification")
-    try:
-        signed_at = datetime.strptime(str(statement.get("signed_at")), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise StatementInvalid("signed_at must be UTC time like 2026-01-31T08:00:00Z") from exc
-    if signed_at > datetime.now(UTC) + SIGNED_AT_SKEW:
-        raise StatementInvalid("signed_at is in the future")
+    check_opinion_and_signing_time(statement, accreditation)
     extra = set(statement) - {*expected, "verified_residual_kg", "opinion", "signed_at"}
     if extra:
         raise StatementInvalid(f"unexpected fields {sorted(extra)}")

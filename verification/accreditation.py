@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlmodel import Session, col
@@ -167,18 +168,27 @@ def check_may_verify_for(session: Session, verifier: Party, on: date, scope_id: 
 def may_verify_clause(verifier_id: int, on: date) -> ColumnElement[bool]:
     """`check_may_verify` as SQL over a query that joins `Project`: an active, valid accreditation
     of the verifier covers the project, which is not its own nor an affiliated party's."""
+    return may_verify_clause_for(verifier_id, on, col(Project.methodology_id), col(Project.methodology_version),
+                                 col(Project.region), col(Project.owner_party_id))
+
+
+def may_verify_clause_for(verifier_id: int, on: date, scope_id: Any, version: Any | None, region: Any,
+                          owner_party_id: Any) -> ColumnElement[bool]:
+    """`check_may_verify_for` as SQL: the arguments are the columns (or values) of what is verified,
+    its scope id (a methodology or `INVENTORY_SCOPE`), version (None: no version), region and owner."""
+    version_matches: ColumnElement[bool] = col(AccreditationScope.methodology_version).is_(None)
+    if version is not None:
+        version_matches = or_(version_matches, col(AccreditationScope.methodology_version) == version)
     covering = (
         select(col(AccreditationScope.id))
         .join(VerifierAccreditation, col(VerifierAccreditation.id) == col(AccreditationScope.accreditation_id))
         .where(col(VerifierAccreditation.party_id) == verifier_id,
                col(VerifierAccreditation.status) == AccreditationStatus.ACTIVE.value,
                col(VerifierAccreditation.valid_from) <= on, col(VerifierAccreditation.valid_until) >= on,
-               or_(col(AccreditationScope.methodology_id) == ANY,
-                   col(AccreditationScope.methodology_id) == col(Project.methodology_id)),
-               or_(col(AccreditationScope.methodology_version).is_(None),
-                   col(AccreditationScope.methodology_version) == col(Project.methodology_version)),
-               or_(col(AccreditationScope.region) == ANY, col(AccreditationScope.region) == col(Project.region)))
+               or_(col(AccreditationScope.methodology_id) == ANY, col(AccreditationScope.methodology_id) == scope_id),
+               version_matches,
+               or_(col(AccreditationScope.region) == ANY, col(AccreditationScope.region) == region))
     )
     affiliated = select(col(Affiliation.id)).where(col(Affiliation.verifier_party_id) == verifier_id,
-                                                   col(Affiliation.party_id) == col(Project.owner_party_id))
-    return and_(exists(covering), col(Project.owner_party_id) != verifier_id, ~exists(affiliated))
+                                                   col(Affiliation.party_id) == owner_party_id)
+    return and_(exists(covering), owner_party_id != verifier_id, ~exists(affiliated))

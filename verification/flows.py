@@ -109,6 +109,16 @@ def _check_statement(statement: dict[str, Any], expected: dict[str, Any],
                 f"verified_kg[{vintage}] must be a whole number from 0 to the computed {computed} kg: a verifier "
                 "may certify less than the methodology computed, never more")
         certified[int(vintage)] = quantity
+    check_opinion_and_signing_time(statement, accreditation)
+    allowed = {*expected, "verified_kg", "opinion", "signed_at"}
+    if set(statement) - allowed:
+        raise StatementInvalid(f"unexpected fields {sorted(set(statement) - allowed)}")
+    return certified
+
+
+def check_opinion_and_signing_time(statement: dict[str, Any], accreditation: VerifierAccreditation) -> None:
+    """What every signed statement needs, whatever it verifies: an opinion, and a signing time that
+    is not in the future and lies within the accreditation's validity."""
     opinion = statement.get("opinion")
     if not isinstance(opinion, str) or not opinion.strip():
         raise StatementInvalid("write the verifier's opinion: a statement without one is not a verification")
@@ -122,10 +132,6 @@ def _check_statement(statement: dict[str, Any], expected: dict[str, Any],
         raise NotAccredited(
             f"the statement was signed on {signed_at.date()}, outside the accreditation "
             f"({accreditation.valid_from} to {accreditation.valid_until})")
-    allowed = {*expected, "verified_kg", "opinion", "signed_at"}
-    if set(statement) - allowed:
-        raise StatementInvalid(f"unexpected fields {sorted(set(statement) - allowed)}")
-    return certified
 
 
 @dataclass

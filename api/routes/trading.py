@@ -13,7 +13,7 @@ from api.commands import Write
 from api.deps import DB, AppSettings, Caller
 from api.listing import CSV_RESPONSE, Cursor, Format, Limit, list_response
 from registry.db import Database
-from registry.models import Party
+from registry.models import Party, Role
 from registry.queries import page
 from registry.schemas import Page
 from registry.settings import Settings
@@ -106,13 +106,11 @@ def _request_withdrawal(s: Session, caller: Party, amount_fen: int) -> schemas.W
 def list_withdrawals(db: DB, caller: Caller, status: WithdrawalStatus | None = None, cursor: Cursor = None,
                      limit: Limit = 50) -> Page[schemas.WithdrawalOut]:
     query = select(Withdrawal)
-    if "bank" not in caller.role_set:
-        with db.read() as s:
-            account = cash.cash_account_of(s, caller)
-        query = query.where(col(Withdrawal.account_id) == account.id)
     if status is not None:
         query = query.where(col(Withdrawal.status) == status.value)
     with db.read() as s:
+        if Role.BANK.value not in caller.role_set:
+            query = query.where(col(Withdrawal.account_id) == cash.cash_account_of(s, caller).id)
         rows, next_cursor = page(s, query, col(Withdrawal.id), cursor, limit)
         return Page(items=[queries.withdrawal_out(s, row[0]) for row in rows], next_cursor=next_cursor)
 

@@ -24,12 +24,13 @@ from registry.models import Party, PartyStatus, Role
 from registry.queries import page
 from registry.settings import Settings
 from trading import cash, market, offers, pledges, queries
+from trading.errors import UnknownOffer, UnknownPledge, UnknownWithdrawal
 from trading.models import Offer, Pledge, TradeLine, Withdrawal, WithdrawalStatus
 from trading.settlement import Fees
 from web.i18n import N_
 from web.pages import PageRoute, Viewer, checked_form, error_status, redirect, render, require, translate
 from web.reports_view import entered_values, field_text
-from web.routes.workspace import day_field, holding_accounts, tonnes_field
+from web.routes.workspace import day_field, field_of, holding_accounts, tonnes_field
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Text = Annotated[str | None, Query(max_length=200)]
@@ -50,12 +51,13 @@ def yuan_field(request: Request, text: str, found: dict[str, str], name: str) ->
 
 async def _run(request: Request, command: Callable[[], object], on_refusal: Callable[[dict[str, str], int], Response],
                field: Callable[[str], str]) -> Response | None:
-    """Run a command; on a refusal show the page again with the service's sentence next to a field."""
+    """Run a command; on a refusal show the page again with the service's sentence next to a field.
+    An offer, pledge or withdrawal that does not exist is the not-found page instead."""
     try:
         await run_in_threadpool(command)
+    except (UnknownOffer, UnknownPledge, UnknownWithdrawal):
+        raise
     except RegistryError as exc:
-        if isinstance(exc, errors.NotFound) and "no " in exc.message and "account" not in exc.message:
-            raise
         return on_refusal({field(exc.message): exc.message}, error_status(exc))
     return None
 
@@ -181,10 +183,6 @@ OFFER_FIELDS = [("price", "price"), ("band", "price"), ("expire", "expires_on"),
                 ("quantity", "quantity"), ("account", "account"), ("buyer", "buyer"), ("party", "buyer")]
 
 
-def _field_of(message: str, fields: list[tuple[str, str]], default: str = "_") -> str:
-    return next((field for word, field in fields if word in message), default)
-
-
 @router.post("/workspace/offers", response_class=HTMLResponse)
 async def make_offer(request: Request, db: DB, party: Viewer, settings: AppSettings) -> Response:
     me = require(party, request)
@@ -208,7 +206,7 @@ async def make_offer(request: Request, db: DB, party: Viewer, settings: AppSetti
                 expires_at, field_text(form, "note")), settings.bilateral_band_pct)
 
     refused = await _run(request, run, lambda e, s: _offers_page(request, db, me, e, values, s),
-                         lambda message: _field_of(message, OFFER_FIELDS))
+                         lambda message: field_of(message, OFFER_FIELDS, "_"))
     return refused or redirect("/workspace/offers")
 
 
@@ -284,8 +282,8 @@ async def make_pledge(request: Request, db: DB, party: Viewer) -> Response:
                 field_text(form, "loan_reference"), maturity))
 
     refused = await _run(request, run, lambda e, s: _pledges_page(request, db, me, e, values, s),
-                         lambda message: _field_of(message, [("maturity", "maturity"), ("holds", "quantity"),
-                                                             ("quantity", "quantity"), ("account", "account")]))
+                         lambda message: field_of(message, [("maturity", "maturity"), ("holds", "quantity"),
+                                                            ("quantity", "quantity"), ("account", "account")], "_"))
     return refused or redirect("/workspace/pledges")
 
 

@@ -8,7 +8,7 @@ is the service's own sentence, shown next to the field it is about.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -28,7 +28,6 @@ from registry.credits import OldestFirstSelection
 from registry.errors import InvalidRequest, RegistryError
 from registry.models import AccountKind, Party, Role
 from registry.queries import page
-from registry.settings import Settings
 from web import charts, i18n
 from web.i18n import N_
 from web.pages import (
@@ -54,8 +53,8 @@ SCOPE_LABELS = [("scope1", N_("Scope 1: direct")), ("scope2_location", N_("Scope
                 ("scope2_market", N_("Scope 2, market-based")), ("scope3", N_("Scope 3: value chain"))]
 
 
-def _emission_bars(request: Request, emissions: Any) -> list[charts.Bar]:
-    return charts.bars([(translate(request, label), getattr(emissions, name)) for name, label in SCOPE_LABELS])
+def _emission_bars(request: Request, emissions_kg: Mapping[str, int]) -> list[charts.Bar]:
+    return charts.bars([(translate(request, label), emissions_kg[name]) for name, label in SCOPE_LABELS])
 
 
 # --- public certificates ------------------------------------------------------------------------------
@@ -94,13 +93,8 @@ def _certificate_page(request: Request, db: DB, party: Party | None, certificate
     return render(request, "netzero/certificate.html", party,
                   translate(request, N_("Net-zero certificate %(number)s")) % {"number": detail.number}, {
                       "certificate": detail, "document": document,
-                      "emissions": _emission_bars(request, _Figures(document["emissions_kg"])),
+                      "emissions": _emission_bars(request, document["emissions_kg"]),
                       "errors": errors_ or {}}, status_code)
-
-
-class _Figures:
-    def __init__(self, figures: dict[str, int]) -> None:
-        self.__dict__.update(figures)
 
 
 @router.get("/certificates/{certificate_id}", response_class=HTMLResponse)
@@ -241,7 +235,7 @@ async def file_inventory(request: Request, facility_id: str, db: DB, party: View
 
 def _inventory_context(request: Request, session: Session, me: Party, inventory_id: str) -> dict[str, Any]:
     inventory = queries.inventory_out(session, inventories.get_readable_inventory(session, me, inventory_id))
-    return {"inventory": inventory, "emissions": _emission_bars(request, inventory.emissions_kg),
+    return {"inventory": inventory, "emissions": _emission_bars(request, inventory.emissions_kg.model_dump()),
             "lines": inventory.calculation.get("lines", []), "grid_factor": inventory.calculation.get("grid_factor")}
 
 
@@ -341,13 +335,13 @@ async def certify(request: Request, claim_id: str, db: DB, party: Viewer, settin
     me = require(party, request, Role.BUYER)
     await checked_form(request)
 
-    def run(validity: Settings) -> str:
+    def run() -> str:
         with db.write() as session:
             return certificates.issue_certificate(session, me, claims.get_own_claim(session, me, claim_id),
-                                                  validity.certificate_validity_months).public_id
+                                                  settings.certificate_validity_months).public_id
 
     try:
-        certificate = await run_in_threadpool(run, settings)
+        certificate = await run_in_threadpool(run)
     except RegistryError as exc:
         if isinstance(exc, errors.NotFound):
             raise

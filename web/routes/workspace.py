@@ -121,7 +121,7 @@ def _validation_messages(exc: ValidationError, fields: Callable[[tuple[Any, ...]
     return messages
 
 
-def _field_of(message: str, by_word: list[tuple[str, str]], default: str) -> str:
+def field_of(message: str, by_word: list[tuple[str, str]], default: str) -> str:
     """The field a service's refusal is about, by a word its message uses."""
     return next((name for word, name in by_word if word in message), default)
 
@@ -301,7 +301,7 @@ async def retire(request: Request, db: DB, party: Viewer) -> Response:
     try:
         retirement = await run_in_threadpool(retire_them)
     except RegistryError as exc:
-        where = _field_of(exc.message, [("vintage", "claim_period_end"), ("claim period", "claim_period_end"),
+        where = field_of(exc.message, [("vintage", "claim_period_end"), ("claim period", "claim_period_end"),
                                         ("holds", "quantity"), ("quantity", "quantity"),
                                         ("beneficiary_type", "beneficiary_type"), ("beneficiary", "beneficiary_name"),
                                         ("account", "account")], "_")
@@ -348,7 +348,7 @@ async def transfer(request: Request, db: DB, party: Viewer) -> Response:
     try:
         movement = await run_in_threadpool(move_them)
     except RegistryError as exc:
-        where = _field_of(exc.message, [(body.to_account, "to_account"), ("destination", "to_account"),
+        where = field_of(exc.message, [(body.to_account, "to_account"), ("destination", "to_account"),
                                         ("holds", "quantity"), ("quantity", "quantity"),
                                         ("retire or cancel", "to_account"), (body.from_account, "account")], "_")
         return _credit_form(request, db, me, "workspace/transfer.html", title, values, {where: exc.message},
@@ -543,7 +543,7 @@ async def register(request: Request, methodology_id: str, version: str, db: DB, 
     except RegistryError as exc:
         identifiers = [(a.identifier, "assets") for a in body.assets]
         schemes = [(e.identifier, "external") for e in body.external_registrations]
-        where = "crediting_period_end" if isinstance(exc, CreditingPeriodInvalid) else _field_of(
+        where = "crediting_period_end" if isinstance(exc, CreditingPeriodInvalid) else field_of(
             exc.message, [*identifiers, *schemes, ("parcel", "assets"), ("asset", "assets"),
                           ("identifier", "assets"), ("region", "region")],
             "assets" if isinstance(exc, AssetAlreadyRegistered | CreditedElsewhere)
