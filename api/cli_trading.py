@@ -146,10 +146,11 @@ def offer_withdraw(offer: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> 
 
 
 @market_app.command("trades")
-def market_trades(methodology: str | None = None, region: str | None = None, url: Url = DEFAULT_URL) -> None:
+def market_trades(methodology: str | None = None, region: str | None = None, product: str | None = None,
+                  url: Url = DEFAULT_URL) -> None:
     """The public tape: every trade, without the parties."""
-    found = _call(url, None, lambda c: c.trades(methodology=methodology, region=region, limit=500))
-    _table(found["items"], ["executed_at", "id", "mode", "quantity_kg", "price_fen_per_t", "methodology", "vintage",
+    found = _call(url, None, lambda c: c.trades(methodology=methodology, region=region, product=product, limit=500))
+    _table(found["items"], ["executed_at", "id", "mode", "product", "quantity_kg", "price_fen_per_t", "methodology", "vintage",
                             "region", "cross_regional"])
 
 

@@ -398,6 +398,55 @@ class RegistryClient:
     def enforce_pledge(self, pledge: str, to_account: str) -> Json:
         return self.request("POST", f"/pledges/{pledge}/enforcement", json={"to_account": to_account})
 
+    # --- products, the order book, market data ---
+
+    def list_product(self, code: str, name: str, **rules: Any) -> Json:
+        return self.request("POST", "/market/products", json=_params(code=code, name=name, **rules))
+
+    def products(self) -> list[Json]:
+        return self.request("GET", "/market/products")
+
+    def product(self, code: str) -> Json:
+        return self.request("GET", f"/market/products/{code}")
+
+    def set_product_state(self, code: str, state: str, reason: str = "") -> Json:
+        return self.request("POST", f"/market/products/{code}/state", json={"state": state, "reason": reason})
+
+    def set_product_schedule(self, code: str, sessions: str, weekdays: str) -> Json:
+        return self.request("POST", f"/market/products/{code}/schedule",
+                            json={"sessions": sessions, "weekdays": weekdays})
+
+    def place_order(self, code: str, side: str, account: str, quantity_kg: int, price_fen_per_t: int | None = None,
+                    time_in_force: str = "day", serial_range: Json | None = None,
+                    idempotency_key: str | None = None) -> Json:
+        body = {"side": side, "account": account, "quantity_kg": quantity_kg, "price_fen_per_t": price_fen_per_t,
+                "time_in_force": time_in_force, "serial_range": serial_range}
+        return self.request("POST", f"/market/products/{code}/orders", json=_params(**body),
+                            headers=_idempotency(idempotency_key))
+
+    def orders(self, **filters: Any) -> Json:
+        return self.request("GET", "/market/orders", params=_params(**filters))
+
+    def order(self, order: str) -> Json:
+        return self.request("GET", f"/market/orders/{order}")
+
+    def amend_order(self, order: str, price_fen_per_t: int | None = None, quantity_kg: int | None = None) -> Json:
+        return self.request("POST", f"/market/orders/{order}/amendment",
+                            json=_params(price_fen_per_t=price_fen_per_t, quantity_kg=quantity_kg))
+
+    def cancel_order(self, order: str) -> Json:
+        return self.request("POST", f"/market/orders/{order}/cancellation")
+
+    def book(self, code: str) -> Json:
+        return self.request("GET", f"/market/products/{code}/book")
+
+    def candles(self, code: str, **filters: Any) -> list[Json]:
+        return self.request("GET", f"/market/products/{code}/candles", params=_params(interval="1d", **filters))
+
+    def vwap(self, code: str, first_day: str, last_day: str) -> Json:
+        return self.request("GET", f"/market/products/{code}/vwap",
+                            params={"first_day": first_day, "last_day": last_day})
+
 
 def _idempotency(key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": key} if key else {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request, Response
@@ -50,16 +50,26 @@ def csv_columns(model: type[BaseModel]) -> list[str]:
 
 def _csv_rows(db: Database, query: AnySelect, id_column: Any, row_out: Callable[[AnyRow], BaseModel],
               model: type[BaseModel]) -> Iterator[str]:
+    with db.read() as session:
+        yield from _csv_text(stream(session, query, id_column, row_out), model)
+
+
+def _csv_text(items: Iterable[BaseModel], model: type[BaseModel]) -> Iterator[str]:
     columns = csv_columns(model)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    with db.read() as session:
-        for item in stream(session, query, id_column, row_out):
-            values = item.model_dump(mode="json")
-            writer.writerow(["" if values[c] is None else values[c] for c in columns])
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+    for item in items:
+        values = item.model_dump(mode="json")
+        writer.writerow(["" if values[c] is None else values[c] for c in columns])
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
     yield buffer.getvalue()
+
+
+def csv_response(items: Sequence[BaseModel], model: type[BaseModel], filename: str) -> Response:
+    """A short list already read (a product's candles) as a CSV file."""
+    return Response("".join(_csv_text(items, model)), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -71,7 +71,7 @@ _INSERT_BLOCKS = insert(BLOCKS)
 
 @lru_cache(maxsize=256)
 def _oldest_first_statement(statuses: tuple[str, ...], by_project: bool, by_vintage: bool, by_methodology: bool,
-                            limit: int | None) -> Any:
+                            limit: int | None, basket: tuple[bool, bool, bool, bool] = (False,) * 4) -> Any:
     query = _BLOCK_SELECT.where(BLOCKS.c.account_id == bindparam("account_id"), BLOCKS.c.status.in_(statuses))
     if by_project:
         query = query.where(BLOCKS.c.project_id == bindparam("project_id"))
@@ -80,6 +80,18 @@ def _oldest_first_statement(statuses: tuple[str, ...], by_project: bool, by_vint
     if by_methodology:
         projects = select(col(Project.id)).where(col(Project.methodology_id) == bindparam("methodology_id"))
         query = query.where(BLOCKS.c.project_id.in_(projects))
+    by_methodologies, by_vintage_from, by_vintage_to, by_regions = basket
+    if by_methodologies:
+        projects = select(col(Project.id)).where(col(Project.methodology_id).in_(
+            bindparam("basket_methodologies", expanding=True)))
+        query = query.where(BLOCKS.c.project_id.in_(projects))
+    if by_regions:
+        projects = select(col(Project.id)).where(col(Project.region).in_(bindparam("basket_regions", expanding=True)))
+        query = query.where(BLOCKS.c.project_id.in_(projects))
+    if by_vintage_from:
+        query = query.where(BLOCKS.c.vintage >= bindparam("vintage_from"))
+    if by_vintage_to:
+        query = query.where(BLOCKS.c.vintage <= bindparam("vintage_to"))
     query = query.order_by(BLOCKS.c.vintage, BLOCKS.c.issuance_id, BLOCKS.c.first_unit)
     if limit is not None:
         query = query.limit(limit)
@@ -108,12 +120,30 @@ class SerialRangeSelection:
 
 
 @dataclass(frozen=True)
+class Basket:
+    """Rules every unit must meet (a traded product's eligibility): methodologies, a vintage range and
+    the regions the credits come from. None means any."""
+
+    methodology_ids: tuple[str, ...] | None = None
+    vintage_from: int | None = None
+    vintage_to: int | None = None
+    regions: tuple[str, ...] | None = None
+
+    def admits(self, methodology_id: str, vintage: int, region: str) -> bool:
+        return ((self.methodology_ids is None or methodology_id in self.methodology_ids)
+                and (self.vintage_from is None or vintage >= self.vintage_from)
+                and (self.vintage_to is None or vintage <= self.vintage_to)
+                and (self.regions is None or region in self.regions))
+
+
+@dataclass(frozen=True)
 class OldestFirstSelection:
     """Any units the account holds, oldest vintage first, optionally narrowed."""
 
     project_public_id: str | None = None
     vintage: int | None = None
     methodology_id: str | None = None
+    basket: Basket | None = None
 
 
 Selection = SerialRangeSelection | OldestFirstSelection
@@ -264,11 +294,16 @@ def _select_oldest_first(
         params["vintage"] = selection.vintage
     if selection.methodology_id is not None:
         params["methodology_id"] = selection.methodology_id
+    basket = selection.basket or Basket()
+    basket_params = {"basket_methodologies": basket.methodology_ids, "vintage_from": basket.vintage_from,
+                     "vintage_to": basket.vintage_to, "basket_regions": basket.regions}
+    params.update((key, value) for key, value in basket_params.items() if value is not None)
     shape = (statuses, "project_id" in params, "vintage" in params, "methodology_id" in params)
+    basket_shape = tuple(value is not None for value in basket_params.values())
     connection = session.connection()
     limit: int | None = FIRST_BATCH
     while True:
-        rows = connection.execute(_oldest_first_statement(*shape, limit), params).all()
+        rows = connection.execute(_oldest_first_statement(*shape, limit, basket_shape), params).all()
         takes, remaining = [], quantity_kg
         for row in rows:
             take = min(remaining, row.last_unit - row.first_unit + 1)
@@ -555,31 +590,45 @@ def lock_credits(session: Session, holder: Party, account: str, quantity_kg: int
                             lock_ref=lock_ref)
 
 
-def _locked_takes(session: Session, account: AccountRef, lock_ref: str) -> list[_Take]:
+def _locked_takes(session: Session, account: AccountRef, lock_ref: str, quantity_kg: int | None) -> list[_Take]:
+    """The units held for `lock_ref`, oldest vintage first: all of them, or the first `quantity_kg`."""
     rows = session.connection().execute(_LOCKED_BY, {"account_id": account.id, "lock_ref": lock_ref}).all()
     if not rows:
         raise errors.CreditsNotAvailable(f"no units of account {account.public_id} are held for {lock_ref}")
-    return [_Take(row, row.first_unit, row.last_unit) for row in rows]
+    held = sum(row.last_unit - row.first_unit + 1 for row in rows)
+    if quantity_kg is not None and quantity_kg > held:
+        raise errors.InsufficientCredits(f"only {held} kg are held for {lock_ref}, not {quantity_kg} kg")
+    takes, remaining = [], held if quantity_kg is None else quantity_kg
+    for row in rows:
+        take = min(remaining, row.last_unit - row.first_unit + 1)
+        takes.append(_Take(row, row.first_unit, row.first_unit + take - 1))
+        remaining -= take
+        if remaining == 0:
+            break
+    return takes
 
 
-def release_lock(session: Session, account: str, lock_ref: str, reason: str) -> Movement:
-    """Return every unit held for `lock_ref` to the holder's free units. Authorisation is the
-    caller's (trading/ decides who may withdraw an offer or release a pledge)."""
+def release_lock(session: Session, account: str, lock_ref: str, reason: str, quantity_kg: int | None = None,
+                 ) -> Movement:
+    """Return the units held for `lock_ref` (all, or the first `quantity_kg`) to the holder's free
+    units. Authorisation is the caller's (trading/ decides who may withdraw an offer or release a
+    pledge)."""
     source = get_accounts(session, [account])[account]
-    return _record_movement(session, EntryType.UNLOCK, source, source, _locked_takes(session, source, lock_ref),
-                            {"lock": lock_ref, "reason": reason})
+    return _record_movement(session, EntryType.UNLOCK, source, source,
+                            _locked_takes(session, source, lock_ref, quantity_kg), {"lock": lock_ref, "reason": reason})
 
 
 def deliver_locked(session: Session, account: str, lock_ref: str, to_account: str,
-                   extra: dict[str, Any]) -> Movement:
-    """Move every unit held for `lock_ref` to `to_account`, free: a trade's delivery or a pledge's
-    enforcement, named in `extra`. Authorisation is the caller's."""
+                   extra: dict[str, Any], quantity_kg: int | None = None) -> Movement:
+    """Move the units held for `lock_ref` (all, or the first `quantity_kg`, oldest vintage first) to
+    `to_account`, free: a trade's delivery or a pledge's enforcement, named in `extra`.
+    Authorisation is the caller's."""
     accounts = get_accounts(session, [account, to_account])
     source, target = accounts[account], accounts[to_account]
     if target.kind != AccountKind.HOLDING or source.id == target.id:
         raise errors.InvalidRequest("locked units are delivered to another holding account")
-    return _record_movement(session, EntryType.DELIVER, source, target, _locked_takes(session, source, lock_ref),
-                            {"lock": lock_ref, **extra})
+    return _record_movement(session, EntryType.DELIVER, source, target,
+                            _locked_takes(session, source, lock_ref, quantity_kg), {"lock": lock_ref, **extra})
 
 
 # --- balances ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The one settings object. Every value can be set with a `CIR_`-prefixed environment variable."""
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
     # Where the registry's pages are published (https://registry.example): the certificate PDF's QR
     # code points there. Unset, the address the request came to is used.
     public_base_url: str | None = None
+    # The market's test clock: when set (an ISO date-time with its offset), trading sessions, trading
+    # days and the expiry of day orders read this time instead of the real one. For tests and rehearsals.
+    market_clock: datetime | None = None
+
+    def market_now(self) -> datetime:
+        return self.market_clock or datetime.now(UTC)
 
 
 @lru_cache

@@ -30,7 +30,7 @@ from trading.errors import (
     UnknownWithdrawal,
     WithdrawalNotRequested,
 )
-from trading.models import CashAccount, CashAccountKind, CashEntry, CashLine, Withdrawal, WithdrawalStatus
+from trading.models import CashAccount, CashAccountKind, CashEntry, CashHold, CashLine, Withdrawal, WithdrawalStatus
 
 FEES_ACCOUNT = "cash_market_fees"
 CLEARING_ACCOUNT = "cash_clearing"
@@ -214,12 +214,64 @@ def cancel_withdrawal(session: Session, actor: Party, withdrawal: Withdrawal, re
     return withdrawal
 
 
+# --- holds: cash a buy order or an auction bid reserves --------------------------------------------
+
+
+def hold_cash(session: Session, account: CashAccount, reference: str, amount_fen: int) -> CashHold:
+    """Move free cash to held for `reference` (an order or a bid)."""
+    post(session, "hold", reference, [Line(pk(account), AVAILABLE, -amount_fen), Line(pk(account), HELD, amount_fen)])
+    held = CashHold(reference=reference, account_id=pk(account), amount_fen=amount_fen)
+    session.add(held)
+    session.flush()
+    return held
+
+
+def get_hold(session: Session, reference: str) -> CashHold:
+    held = session.execute(select(CashHold).where(col(CashHold.reference) == reference)).scalar_one_or_none()
+    if held is None:
+        raise AssertionError(f"no cash is held for {reference}")
+    return held
+
+
+def _change_hold(session: Session, reference: str, delta_fen: int) -> CashHold:
+    result = session.execute(update(CashHold).where(col(CashHold.reference) == reference,
+                                                    col(CashHold.amount_fen) + delta_fen >= 0)
+                             .values(amount_fen=col(CashHold.amount_fen) + delta_fen))
+    if rows_changed(result) != 1:
+        raise AssertionError(f"the cash held for {reference} cannot change by {delta_fen} fen")
+    return get_hold(session, reference)
+
+
+def resize_hold(session: Session, reference: str, amount_fen: int) -> CashHold:
+    """Hold exactly `amount_fen` for `reference` now: more from the free balance, or the excess back."""
+    held = get_hold(session, reference)
+    delta = amount_fen - held.amount_fen
+    if delta:
+        post(session, "hold" if delta > 0 else "hold_released", reference,
+             [Line(held.account_id, AVAILABLE, -delta), Line(held.account_id, HELD, delta)])
+        held = _change_hold(session, reference, delta)
+    return held
+
+
+def release_hold(session: Session, reference: str) -> int:
+    """Return whatever is still held for `reference` to the free balance; returns the amount."""
+    amount = get_hold(session, reference).amount_fen
+    resize_hold(session, reference, 0)
+    return amount
+
+
+def spend_from_hold(session: Session, reference: str, amount_fen: int) -> CashHold:
+    """Count `amount_fen` of the hold as spent (the caller posts the held cash's journal lines)."""
+    return _change_hold(session, reference, -amount_fen)
+
+
 # --- the audit --------------------------------------------------------------------------------------
 
 
 def audit_cash(session: Session, report: AuditReport) -> None:
-    """Cash is conserved: every entry balances, every balance is the sum of its lines, and deposits −
-    paid withdrawals = what parties hold (free and held) + the market's fees."""
+    """Cash is conserved: every entry balances, every balance is the sum of its lines, held cash is what
+    open orders, bids and withdrawals reserve, and deposits − paid withdrawals = what parties hold
+    (free and held) + the market's fees."""
     unbalanced = session.execute(select(col(CashLine.entry_id)).group_by(col(CashLine.entry_id))
                                  .having(func.sum(col(CashLine.amount_fen)) != 0)).scalars().all()
     for entry_id in unbalanced:
@@ -227,12 +279,21 @@ def audit_cash(session: Session, report: AuditReport) -> None:
     sums = {(account_id, bucket): int(total) for account_id, bucket, total in session.execute(
         select(col(CashLine.account_id), col(CashLine.bucket), func.sum(col(CashLine.amount_fen)))
         .group_by(col(CashLine.account_id), col(CashLine.bucket)))}
+    reserved: dict[int, int] = {account_id: int(total) for account_id, total in session.execute(
+        select(col(CashHold.account_id), func.sum(col(CashHold.amount_fen))).group_by(col(CashHold.account_id)))}
+    for account_id, total in session.execute(
+            select(col(Withdrawal.account_id), func.sum(col(Withdrawal.amount_fen)))
+            .where(col(Withdrawal.status) == WithdrawalStatus.REQUESTED.value).group_by(col(Withdrawal.account_id))):
+        reserved[account_id] = reserved.get(account_id, 0) + int(total)
     held_total = 0
     for account in session.execute(select(CashAccount)).scalars():
         available, held = sums.get((pk(account), AVAILABLE), 0), sums.get((pk(account), HELD), 0)
         if (available, held) != (account.available_fen, account.held_fen):
             report.problems.append(f"cash account {account.public_id}: balances {account.available_fen} free, "
                                    f"{account.held_fen} held differ from its journal ({available}, {held})")
+        if account.held_fen != reserved.get(pk(account), 0):
+            report.problems.append(f"cash account {account.public_id} holds {account.held_fen} fen but its open "
+                                   f"orders, bids and withdrawals reserve {reserved.get(pk(account), 0)}")
         if account.kind != CashAccountKind.CLEARING:
             held_total += account.available_fen + account.held_fen
     deposits = session.execute(select(func.coalesce(func.sum(col(CashLine.amount_fen)), 0))

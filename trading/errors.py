@@ -61,3 +61,57 @@ class PledgeNotActive(Conflict):
 
 class PledgeNotMatured(Conflict):
     code = "pledge-not-matured"
+
+
+class UnknownProduct(NotFound):
+    code = "unknown-product"
+
+
+class ProductExists(Conflict):
+    code = "product-exists"
+
+
+class ProductHalted(Conflict):
+    """Halted: no matching, and only cancellations are accepted."""
+
+    code = "product-halted"
+
+
+class ProductNotOpen(Conflict):
+    code = "product-closed"
+
+
+class MarketClosed(Conflict):
+    """Outside the product's trading sessions."""
+
+    code = "market-closed"
+
+
+class UnknownOrder(NotFound):
+    code = "unknown-order"
+
+
+class OrderNotOpen(Conflict):
+    """The order was filled, cancelled or has expired."""
+
+    code = "order-not-open"
+
+
+class IneligibleCredits(Conflict):
+    """Some units offered do not meet the product's eligibility rules."""
+
+    code = "ineligible-credits"
+
+
+class PriceOffTick(InvalidRequest):
+    code = "price-off-tick"
+
+
+class QuantityOffLot(InvalidRequest):
+    code = "quantity-off-lot"
+
+
+class NoReferencePrice(Conflict):
+    """A market order needs a band to be bounded by: the product has no close and no reference price."""
+
+    code = "no-reference-price"

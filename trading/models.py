@@ -1,5 +1,5 @@
-"""Trading tables: market cash accounts and their double-entry journal, withdrawals, bilateral
-offers, trades and their lines, and pledges.
+"""Trading tables: market cash accounts and their double-entry journal, cash holds, withdrawals,
+bilateral offers, products and their order book, trades and their lines, and pledges.
 
 Money is integer fen. A cash account has two balances, `available_fen` and `held_fen` (cash
 reserved for a withdrawal or a bid); they change only together with the journal lines that explain
@@ -11,7 +11,7 @@ account that goes negative (its balance is minus all the cash in the market).
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.models import big_int, utcnow
@@ -101,6 +101,21 @@ class Withdrawal(SQLModel, table=True):
     )
 
 
+class CashHold(SQLModel, table=True):
+    """Cash a buy order or an auction bid holds: `amount_fen` is what is still held for it. Trades pay
+    from it; whatever is left when the order or bid closes returns to the free balance."""
+
+    __tablename__ = "cash_hold"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(sa_column=Column(String(40), unique=True, nullable=False))  # the order or bid
+    account_id: int = Field(foreign_key="cash_account.id", index=True)
+    amount_fen: int = Field(sa_column=big_int(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (CheckConstraint("amount_fen >= 0", name="cash_hold_not_negative"),)
+
+
 class OfferStatus(StrEnum):
     OPEN = "open"
     ACCEPTED = "accepted"
@@ -134,6 +149,112 @@ class Offer(SQLModel, table=True):
     )
 
 
+class ProductState(StrEnum):
+    OPEN = "open"
+    HALTED = "halted"  # no matching; only cancels are accepted
+    CLOSED = "closed"  # delisted: no new orders
+
+
+class CreditKind(StrEnum):
+    ANY = "any"
+    REDUCTIONS = "reductions"
+    REMOVALS = "removals"
+
+
+class Product(SQLModel, table=True):
+    """A standard product (a basket): credits qualify if every unit meets its eligibility rules, so
+    that many small lots trade as one fungible market on its order book."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column(String(24), unique=True, nullable=False))
+    name: str
+    # Eligibility; an empty list means any.
+    methodology_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    vintage_from: int | None = None
+    vintage_to: int | None = None
+    credit_kind: str = Field(default=CreditKind.ANY.value, sa_column=Column(String(10), nullable=False))
+    lot_kg: int = Field(default=1000, sa_column=big_int(nullable=False))
+    tick_fen: int = Field(default=1, sa_column=big_int(nullable=False))
+    band_pct: int = 10
+    # The price the first day's band is drawn around, until the product has a close of its own.
+    reference_price_fen: int | None = Field(default=None, sa_column=big_int())
+    # Trading sessions, local times in `timezone` ("09:30-11:30,13:00-15:00"), on ISO weekdays ("12345").
+    sessions: str = Field(default="09:30-11:30,13:00-15:00", sa_column=Column(String(120), nullable=False))
+    weekdays: str = Field(default="12345", sa_column=Column(String(7), nullable=False))
+    timezone: str = Field(default="Asia/Shanghai", sa_column=Column(String(40), nullable=False))
+    state: str = Field(default=ProductState.OPEN.value, sa_column=Column(String(8), nullable=False))
+    state_reason: str = ""
+    # Time priority: every order that rests (or loses its place by an amendment) takes the next number.
+    last_priority: int = Field(default=0, sa_column=big_int(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("lot_kg > 0 AND tick_fen > 0", name="product_lot_tick_positive"),
+        CheckConstraint("band_pct > 0 AND band_pct <= 100", name="product_band"),
+        CheckConstraint("state IN ('open', 'halted', 'closed')", name="product_state"),
+        CheckConstraint("credit_kind IN ('any', 'reductions', 'removals')", name="product_credit_kind"),
+    )
+
+
+class OrderSide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class TimeInForce(StrEnum):
+    DAY = "day"  # good for the day: expires after the day's last session
+    GTC = "gtc"  # good until cancelled
+    IOC = "ioc"  # immediate or cancel: what does not fill at once is cancelled
+    FOK = "fok"  # fill or kill: all at once or nothing
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class BookOrder(SQLModel, table=True):
+    """An order on a product's book. A sell order locks its credits under its public id, a buy order
+    holds its cash (a `CashHold` with the same reference); fills deliver and pay from them."""
+
+    __tablename__ = "book_order"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    product_id: int = Field(foreign_key="product.id")
+    party_id: int = Field(foreign_key="party.id", index=True)
+    # The seller's account the credits come from, or the buyer's account they go to.
+    account_id: int = Field(foreign_key="account.id")
+    side: str = Field(sa_column=Column(String(4), nullable=False))
+    kind: str = Field(sa_column=Column(String(6), nullable=False))  # limit or market
+    time_in_force: str = Field(sa_column=Column(String(3), nullable=False))
+    # A market order's price is the band's limit it may reach.
+    price_fen_per_t: int = Field(sa_column=big_int(nullable=False))
+    quantity_kg: int = Field(sa_column=big_int(nullable=False))
+    filled_kg: int = Field(default=0, sa_column=big_int(nullable=False))
+    status: str = Field(default=OrderStatus.OPEN.value, sa_column=Column(String(9), nullable=False))
+    priority: int = Field(sa_column=big_int(nullable=False))
+    trading_day: date
+    status_reason: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("side IN ('buy', 'sell')", name="book_order_side"),
+        CheckConstraint("kind IN ('limit', 'market')", name="book_order_kind"),
+        CheckConstraint("time_in_force IN ('day', 'gtc', 'ioc', 'fok')", name="book_order_time_in_force"),
+        CheckConstraint("status IN ('open', 'filled', 'cancelled', 'expired')", name="book_order_status"),
+        CheckConstraint("quantity_kg > 0 AND price_fen_per_t > 0", name="book_order_positive"),
+        CheckConstraint("filled_kg >= 0 AND filled_kg <= quantity_kg", name="book_order_never_overfilled"),
+        CheckConstraint("(status = 'filled') = (filled_kg = quantity_kg)", name="book_order_filled_when_full"),
+        # Matching reads the open orders of one side of one product by price, then time.
+        Index("ix_book_order_matching", "product_id", "side", "status", "price_fen_per_t", "priority"),
+    )
+
+
 class Trade(SQLModel, table=True):
     """A settled trade: credits delivered (a `deliver` ledger entry) and cash paid (a cash entry), in
     one transaction."""
@@ -152,6 +273,12 @@ class Trade(SQLModel, table=True):
     cross_regional: bool
     ledger_entry_id: int = Field(sa_column=big_int(ForeignKey("ledger_entry.id"), nullable=False))
     cash_entry_id: int = Field(foreign_key="cash_entry.id")
+    # On the book or in an auction: the product, the product's trading day, and the buy and sell
+    # orders (or the auction's bid and lot) that met.
+    product_id: int | None = Field(default=None, foreign_key="product.id")
+    trading_day: date | None = None
+    buy_ref: str | None = Field(default=None, sa_column=Column(String(40)))
+    sell_ref: str | None = Field(default=None, sa_column=Column(String(40)))
     executed_at: datetime = Field(default_factory=utcnow)
 
     __table_args__ = (
@@ -159,6 +286,7 @@ class Trade(SQLModel, table=True):
         CheckConstraint("quantity_kg > 0 AND price_fen_per_t > 0", name="trade_positive"),
         CheckConstraint("amount_fen >= 0 AND buyer_fee_fen >= 0 AND seller_fee_fen >= 0", name="trade_money"),
         Index("ix_trade_executed", "executed_at"),
+        Index("ix_trade_product_day", "product_id", "trading_day"),
     )
 
 

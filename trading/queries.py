@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from registry.ledger.models import LedgerEntry
 from registry.models import Account, Party
-from trading import schemas
-from trading.models import CashAccount, CashEntry, CashLine, Offer, Pledge, Trade, Withdrawal
+from trading import market, products, schemas
+from trading.models import BookOrder, CashAccount, CashEntry, CashLine, Offer, Pledge, Product, Trade, Withdrawal
 from trading.settlement import amount_of
 
 
@@ -58,19 +61,32 @@ def offer_out(session: Session, offer: Offer) -> schemas.OfferOut:
                             created_at=offer.created_at, trade=trade)
 
 
+def _product_code(session: Session, product_id: int | None) -> str | None:
+    product = session.get(Product, product_id) if product_id is not None else None
+    return product.code if product is not None else None
+
+
+def _delivered_units(session: Session, ledger_entry_id: int) -> list[schemas.UnitsOut]:
+    entry = session.get(LedgerEntry, ledger_entry_id)
+    assert entry is not None
+    return [schemas.UnitsOut(**units) for units in json.loads(entry.body)["units"]]
+
+
 def trade_out(session: Session, trade: Trade) -> schemas.TradeOut:
-    return schemas.TradeOut(id=trade.public_id, mode=trade.mode, quantity_kg=trade.quantity_kg,
+    return schemas.TradeOut(id=trade.public_id, mode=trade.mode, product=_product_code(session, trade.product_id),
+                            quantity_kg=trade.quantity_kg,
                             price_fen_per_t=trade.price_fen_per_t, amount_fen=trade.amount_fen,
                             buyer_fee_fen=trade.buyer_fee_fen, seller_fee_fen=trade.seller_fee_fen,
                             cross_regional=trade.cross_regional,
                             seller=_public_id(session, Party, trade.seller_party_id),
                             buyer=_public_id(session, Party, trade.buyer_party_id),
-                            ledger_entry=trade.ledger_entry_id, executed_at=trade.executed_at)
+                            ledger_entry=trade.ledger_entry_id,
+                            units=_delivered_units(session, trade.ledger_entry_id), executed_at=trade.executed_at)
 
 
 def tape_row_out(row: Any) -> schemas.TapeRow:
-    line, trade = row[0], row[1]
-    return schemas.TapeRow(id=trade.public_id, mode=trade.mode, quantity_kg=line.quantity_kg,
+    line, trade, product_code = row[0], row[1], row[2]
+    return schemas.TapeRow(id=trade.public_id, mode=trade.mode, product=product_code, quantity_kg=line.quantity_kg,
                            price_fen_per_t=trade.price_fen_per_t, methodology=line.methodology_id,
                            vintage=line.vintage, region=line.region, cross_regional=trade.cross_regional,
                            executed_at=trade.executed_at)
@@ -83,3 +99,40 @@ def pledge_out(session: Session, pledge: Pledge) -> schemas.PledgeOut:
                              quantity_kg=pledge.quantity_kg, loan_reference=pledge.loan_reference,
                              maturity=pledge.maturity, status=pledge.status, created_at=pledge.created_at,
                              closed_at=pledge.closed_at)
+
+
+def product_out(session: Session, product: Product, now: datetime) -> schemas.ProductOut:
+    band = market.price_band(session, product, products.trading_day(product, now))
+    return schemas.ProductOut(
+        code=product.code, name=product.name, methodology_ids=list(products.basket_of(product).methodology_ids or ()),
+        regions=product.regions, vintage_from=product.vintage_from, vintage_to=product.vintage_to,
+        credit_kind=product.credit_kind, lot_kg=product.lot_kg, tick_fen=product.tick_fen, band_pct=product.band_pct,
+        sessions=product.sessions, weekdays=product.weekdays, timezone=product.timezone,
+        state=product.state,
+        state_reason=product.state_reason, in_session=products.in_session(product, now),
+        next_open=products.next_open(product, now),
+        band=schemas.BandOut(reference_fen=band.reference_fen, low_fen=band.low_fen, high_fen=band.high_fen)
+        if band else None, last_price_fen=market.last_price(session, product))
+
+
+def order_out(session: Session, order: BookOrder) -> schemas.OrderOut:
+    return schemas.OrderOut(
+        id=order.public_id, product=_product_code(session, order.product_id) or "", side=order.side,
+        kind=order.kind,
+        time_in_force=order.time_in_force, price_fen_per_t=order.price_fen_per_t, quantity_kg=order.quantity_kg,
+        filled_kg=order.filled_kg, remaining_kg=order.quantity_kg - order.filled_kg if order.status == "open" else 0,
+        status=order.status,
+        status_reason=order.status_reason, account=_public_id(session, Account, order.account_id),
+        trading_day=order.trading_day, created_at=order.created_at, updated_at=order.updated_at)
+
+
+def book_out(session: Session, product: Product) -> schemas.BookOut:
+    sides = market.depth(session, product)
+    return schemas.BookOut(
+        product=product.code, state=product.state, last_price_fen=market.last_price(session, product),
+        bids=[schemas.LevelOut(**vars(level)) for level in sides["bids"]],
+        asks=[schemas.LevelOut(**vars(level)) for level in sides["asks"]])
+
+
+def candle_out(candle: market.Candle) -> schemas.CandleOut:
+    return schemas.CandleOut(**vars(candle))

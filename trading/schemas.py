@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from registry.schemas import CreditSelection, Name, Strict
+from registry.schemas import CreditSelection, Name, SerialRangeIn, Strict
 from trading.cash import MAX_AMOUNT_FEN
 
 Fen = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT_FEN, description="Integer fen (0.01 yuan)")]
@@ -103,9 +103,17 @@ class Rejection(Strict):
     reason: str = Field("", max_length=500)
 
 
+class UnitsOut(BaseModel):
+    issuance: str
+    serial: str
+    first_unit: int
+    last_unit: int
+
+
 class TradeOut(BaseModel):
     id: str
     mode: str
+    product: str | None = Field(description="The product, for book and auction trades")
     quantity_kg: int
     price_fen_per_t: int
     amount_fen: int
@@ -115,12 +123,14 @@ class TradeOut(BaseModel):
     seller: str
     buyer: str
     ledger_entry: int
+    units: list[UnitsOut] = Field(description="The serial ranges delivered (from the trade's ledger entry)")
     executed_at: datetime
 
 
 class TapeRow(BaseModel):
     id: str = Field(description="The trade")
     mode: str
+    product: str | None
     quantity_kg: int
     price_fen_per_t: int
     methodology: str
@@ -152,3 +162,136 @@ class PledgeOut(BaseModel):
 
 class Enforcement(Strict):
     to_account: str = Field(description="The pledgee's holding account that takes the credits")
+
+
+# --- products and the order book --------------------------------------------------------------------
+
+ProductCode = Annotated[str, Field(min_length=2, max_length=24, pattern=r"^[A-Z0-9][A-Z0-9-]+$",
+                                   description="e.g. SZ-PV-2025")]
+
+
+class ProductIn(Strict):
+    code: ProductCode
+    name: Name
+    methodology_ids: list[str] = Field(default_factory=list, max_length=20, description="Empty: any")
+    regions: list[Annotated[str, Field(max_length=6)]] = Field(
+        default_factory=list, max_length=40, description="Regions the credits come from (ISO 3166-2); empty: any")
+    vintage_from: Annotated[int, Field(ge=2000, le=2100)] | None = None
+    vintage_to: Annotated[int, Field(ge=2000, le=2100)] | None = None
+    credit_kind: Literal["any", "reductions", "removals"] = "any"
+    lot_kg: Annotated[int, Field(strict=True, gt=0, le=1_000_000)] = 1000
+    tick_fen: Annotated[int, Field(strict=True, gt=0, le=100_000)] = 1
+    band_pct: Annotated[int, Field(strict=True, ge=1, le=100)] = 10
+    reference_price_fen: PricePerTonne | None = Field(
+        None, description="The price the first day's band is drawn around, until the product has a close")
+    sessions: str = Field("09:30-11:30,13:00-15:00", max_length=120, description="Local times, HH:MM-HH:MM, …")
+    weekdays: str = Field("12345", max_length=7, description="ISO weekdays, Monday 1 … Sunday 7")
+    timezone: str = Field("Asia/Shanghai", max_length=40)
+
+
+class BandOut(BaseModel):
+    reference_fen: int = Field(description="The previous close, or the reference price before the first close")
+    low_fen: int
+    high_fen: int
+
+
+class ProductOut(BaseModel):
+    code: str
+    name: str
+    methodology_ids: list[str] = Field(description="Admitted methodologies (after the credit kind)")
+    regions: list[str]
+    vintage_from: int | None
+    vintage_to: int | None
+    credit_kind: str
+    lot_kg: int
+    tick_fen: int
+    band_pct: int
+    sessions: str
+    weekdays: str
+    timezone: str
+    state: Literal["open", "halted", "closed"]
+    state_reason: str
+    in_session: bool = Field(description="Whether a session is running now")
+    next_open: datetime | None = Field(description="When the next session starts (local time)")
+    band: BandOut | None = Field(description="Today's price limits; null before any reference price")
+    last_price_fen: int | None = Field(description="The price of the last book trade")
+
+
+class ProductStateIn(Strict):
+    state: Literal["open", "halted", "closed"]
+    reason: str = Field("", max_length=500)
+
+
+class ScheduleIn(Strict):
+    sessions: str = Field(max_length=120, description="HH:MM-HH:MM, … local times")
+    weekdays: str = Field(max_length=7, description="ISO weekdays, e.g. 12345")
+
+
+class OrderIn(Strict):
+    side: Literal["buy", "sell"]
+    account: str = Field(description="Sell: the holding account the credits come from; buy: the one they go to")
+    quantity_kg: Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT_FEN)]
+    price_fen_per_t: PricePerTonne | None = Field(None, description="Omit for a market order (bounded by the band)")
+    time_in_force: Literal["day", "gtc", "ioc", "fok"] = "day"
+    serial_range: SerialRangeIn | None = Field(None, description="Sell only: exactly these units (each must qualify)")
+
+
+class AmendIn(Strict):
+    price_fen_per_t: PricePerTonne | None = None
+    quantity_kg: Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT_FEN)] | None = Field(
+        None, description="The new total quantity, filled part included")
+
+
+class OrderOut(BaseModel):
+    id: str
+    product: str
+    side: str
+    kind: Literal["limit", "market"]
+    time_in_force: str
+    price_fen_per_t: int = Field(description="A market order's is the band's edge it could reach")
+    quantity_kg: int
+    filled_kg: int
+    remaining_kg: int
+    status: Literal["open", "filled", "cancelled", "expired"]
+    status_reason: str
+    account: str
+    trading_day: date
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlacedOut(BaseModel):
+    order: OrderOut
+    trades: list[TradeOut] = Field(description="The trades the order made at once, settled")
+
+
+class LevelOut(BaseModel):
+    price_fen_per_t: int
+    quantity_kg: int
+    orders: int
+
+
+class BookOut(BaseModel):
+    product: str
+    state: str
+    bids: list[LevelOut] = Field(description="Best five buy prices, highest first")
+    asks: list[LevelOut] = Field(description="Best five sell prices, lowest first")
+    last_price_fen: int | None
+
+
+class CandleOut(BaseModel):
+    day: date
+    open_fen: int
+    high_fen: int
+    low_fen: int
+    close_fen: int = Field(description="The day's volume-weighted average price (the close, as on Chinese exchanges)")
+    volume_kg: int
+    value_fen: int
+    trades: int
+
+
+class VwapOut(BaseModel):
+    product: str
+    first_day: date
+    last_day: date
+    vwap_fen: int | None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -25,6 +26,23 @@ class Fees:
     buyer_bp: int
     seller_bp: int
 
+    def buyer_fee(self, amount_fen: int) -> int:
+        return amount_fen * self.buyer_bp // 10_000
+
+    def seller_fee(self, amount_fen: int) -> int:
+        return amount_fen * self.seller_bp // 10_000
+
+
+@dataclass(frozen=True)
+class Venue:
+    """Where a book or auction trade happened: the product, its trading day, and what met there (the
+    buy order or bid, the sell order or auction lot)."""
+
+    product_id: int
+    trading_day: date
+    buy_ref: str
+    sell_ref: str
+
 
 def amount_of(quantity_kg: int, price_fen_per_t: int) -> int:
     """What the buyer pays, in fen: kg × fen per tonne ÷ 1,000, rounded down (a fraction of a fen is
@@ -33,25 +51,33 @@ def amount_of(quantity_kg: int, price_fen_per_t: int) -> int:
 
 
 def settle(session: Session, *, mode: str, seller: Party, seller_account: str, buyer: Party, buyer_account: str,
-           lock_ref: str, price_fen_per_t: int, fees: Fees, offer_id: int | None = None) -> Trade:
-    """Deliver the units locked under `lock_ref` to the buyer and pay the seller, fees to the market."""
+           lock_ref: str, price_fen_per_t: int, fees: Fees, offer_id: int | None = None,
+           quantity_kg: int | None = None, buyer_hold: str | None = None, venue: Venue | None = None) -> Trade:
+    """Deliver the units locked under `lock_ref` (all, or the first `quantity_kg`) to the buyer and pay
+    the seller, fees to the market: from the buyer's free cash, or from the cash held for
+    `buyer_hold` (its order or bid)."""
     trade_id = new_public_id("trd")
-    movement = credits.deliver_locked(session, seller_account, lock_ref, buyer_account, {"trade": trade_id})
+    movement = credits.deliver_locked(session, seller_account, lock_ref, buyer_account, {"trade": trade_id},
+                                      quantity_kg)
     amount = amount_of(movement.quantity_kg, price_fen_per_t)
-    buyer_fee, seller_fee = amount * fees.buyer_bp // 10_000, amount * fees.seller_bp // 10_000
+    buyer_fee, seller_fee = fees.buyer_fee(amount), fees.seller_fee(amount)
     buyer_cash, seller_cash = cash.cash_account_of(session, buyer), cash.cash_account_of(session, seller)
     fee_account = cash.system_account(session, cash.FEES_ACCOUNT)
+    if buyer_hold is not None:
+        cash.spend_from_hold(session, buyer_hold, amount + buyer_fee)
     cash_entry = cash.post(session, "settlement", trade_id, [
-        cash.Line(pk(buyer_cash), cash.AVAILABLE, -(amount + buyer_fee)),
+        cash.Line(pk(buyer_cash), cash.AVAILABLE if buyer_hold is None else cash.HELD, -(amount + buyer_fee)),
         cash.Line(pk(seller_cash), cash.AVAILABLE, amount - seller_fee),
         cash.Line(pk(fee_account), cash.AVAILABLE, buyer_fee + seller_fee),
     ])
-    lines = _lines(session, movement)
+    lines = lines_of(session, movement)
     trade = Trade(public_id=trade_id, mode=mode, offer_id=offer_id, seller_party_id=pk(seller),
                   buyer_party_id=pk(buyer), quantity_kg=movement.quantity_kg, price_fen_per_t=price_fen_per_t,
                   amount_fen=amount, buyer_fee_fen=buyer_fee, seller_fee_fen=seller_fee,
                   cross_regional=buyer.region is not None and any(region != buyer.region for _, _, region in lines),
-                  ledger_entry_id=movement.ledger_entry_id, cash_entry_id=pk(cash_entry))
+                  ledger_entry_id=movement.ledger_entry_id, cash_entry_id=pk(cash_entry),
+                  product_id=venue.product_id if venue else None, trading_day=venue.trading_day if venue else None,
+                  buy_ref=venue.buy_ref if venue else None, sell_ref=venue.sell_ref if venue else None)
     session.add(trade)
     session.flush()
     session.add_all(TradeLine(trade_id=pk(trade), methodology_id=methodology, vintage=vintage, region=region,
@@ -60,7 +86,7 @@ def settle(session: Session, *, mode: str, seller: Party, seller_account: str, b
     return trade
 
 
-def _lines(session: Session, movement: credits.Movement) -> dict[tuple[str, int, str], int]:
+def lines_of(session: Session, movement: credits.Movement) -> dict[tuple[str, int, str], int]:
     """The delivered kg by methodology, vintage and origin region."""
     facts = {row.id: row for row in session.execute(
         select(col(Issuance.id), col(Issuance.vintage), col(Project.methodology_id), col(Project.region))
@@ -74,4 +100,4 @@ def _lines(session: Session, movement: credits.Movement) -> dict[tuple[str, int,
 
 
 def methodologies_of(session: Session, movement: credits.Movement) -> set[str]:
-    return {methodology for methodology, _, _ in _lines(session, movement)}
+    return {methodology for methodology, _, _ in lines_of(session, movement)}

@@ -216,9 +216,10 @@ def _withdraw(s: Session, caller: Party, offer_id: str) -> schemas.OfferOut:
             summary="The public tape: every trade without the parties' names; ?format=csv exports it")
 def tape(request: Request, db: DB, mode: Literal["bilateral", "book", "auction"] | None = None,
          methodology: str | None = None, region: Annotated[str | None, Query(max_length=6)] = None,
-         vintage: Annotated[int | None, Query(ge=2000, le=2100)] = None, cursor: Cursor = None, limit: Limit = 50,
-         format: Format = None) -> Response:
-    query = market.tape_query(market.TapeFilter(mode, methodology, region, vintage))
+         vintage: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+         product: Annotated[str | None, Query(max_length=24, description="A product's code")] = None,
+         cursor: Cursor = None, limit: Limit = 50, format: Format = None) -> Response:
+    query = market.tape_query(market.TapeFilter(mode, methodology, region, vintage, product=product))
     return list_response(request, db, query, col(TradeLine.id), queries.tape_row_out, schemas.TapeRow, cursor,
                          limit, format, "trades.csv")
 

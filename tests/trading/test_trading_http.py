@@ -60,7 +60,7 @@ def test_a_bilateral_trade_and_a_pledge_through_the_cli(db: Database, signer: Lo
             [(20_000, 6_000, "bilateral")]
         assert "seller" not in tape[0] and "buyer" not in tape[0]
         csv = httpx.get(f"{url}/api/v1/market/trades", params={"format": "csv"}).text
-        assert csv.startswith("id,mode,quantity_kg,price_fen_per_t") and "20000,6000" in csv
+        assert csv.startswith("id,mode,product,quantity_kg,price_fen_per_t") and "20000,6000" in csv
         assert "20000" in cir("market", "trades")
 
         maturity = (date.today() + timedelta(days=90)).isoformat()
