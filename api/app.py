@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 
 from api.deps import ApiKeyCache, reject_unknown_query_parameters
 from api.problems import install_problem_handlers
-from api.routes import applications, book, credits, log, netzero, registry, trading, verification
+from api.routes import applications, auctions, book, credits, log, netzero, registry, trading, verification
 from registry.db import Database
 from registry.ledger.identity import open_log_signer
 from registry.ledger.log import SequencerThread
@@ -66,7 +66,7 @@ def create_app(
     app = FastAPI(title="Carbon Inclusion Registry", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   dependencies=[Depends(reject_unknown_query_parameters)], docs_url=None, redoc_url=None)
     install_problem_handlers(app)
-    for module in (registry, verification, credits, log, applications, netzero, trading, book):
+    for module in (registry, verification, credits, log, applications, netzero, trading, book, auctions):
         app.include_router(module.router)
     install_web(app)
     return app

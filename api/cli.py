@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.cli_book import order_app, product_app
+from api.cli_book import auction_app, order_app, product_app
 from api.cli_methodology import methodology_app
 from api.cli_netzero import certificate_app, claim_app, facility_app, inventory_app
 from api.cli_roles import (
@@ -64,6 +64,7 @@ app.add_typer(market_app, name="market")
 app.add_typer(pledge_app, name="pledge")
 app.add_typer(product_app, name="product")
 app.add_typer(order_app, name="order")
+app.add_typer(auction_app, name="auction")
 app.command("transfer")(transfer)
 app.command("retire")(retire)
 app.command("verify-statement")(verify_statement)

@@ -148,3 +148,77 @@ def market_candles(product: str, since: str | None = None, url: Url = DEFAULT_UR
     """Daily open, high, low, close (VWAP), volume and value."""
     _table(_call(url, None, lambda c: c.candles(product, since=since)),
            ["day", "open_fen", "high_fen", "low_fen", "close_fen", "volume_kg", "value_fen", "trades"])
+
+
+auction_app = typer.Typer(help="One-sided auctions (单向竞价): announce a lot, bid sealed, see the results",
+                          no_args_is_help=True)
+
+
+def _print_auction(auction: dict[str, Any]) -> None:
+    typer.echo(f"auction {auction['id']} ({auction['status']}): {auction['title']}; {auction['quantity_kg']:,} kg"
+               + (f" of {auction['product']}" if auction["product"] else "")
+               + f", reserve {auction['reserve_price_fen']:,} fen/t, {auction['rule']}, bids "
+               f"{auction['opens_at']} – {auction['closes_at']}")
+    if auction["status"] != "open":
+        typer.echo(f"  sold {auction['sold_kg']:,} kg to {auction['bidders']} bidder(s) at "
+                   f"{auction['clearing_price_fen'] or 0:,} fen/t (lowest accepted) for {_yuan(auction['value_fen'])}")
+        for point in auction["demand_curve"]:
+            typer.echo(f"  demand at {point['price_fen_per_t']:>8,} fen/t or more: {point['cumulative_kg']:>10,} kg")
+
+
+@auction_app.command("announce")
+def auction_announce(
+    title: str,
+    quantity_kg: Annotated[int, typer.Option()],
+    reserve_price_fen: Annotated[int, typer.Option(help="Fen per tonne; bids below are refused")],
+    closes_at: Annotated[str, typer.Option(help="ISO time, within 30 days")],
+    account: Annotated[str | None, typer.Option("--from", help="Your holding account")] = None,
+    product: Annotated[str | None, typer.Option(help="Sell this product's qualifying credits")] = None,
+    rule: Annotated[str, typer.Option(help="uniform or pay_as_bid")] = "uniform",
+    min_bid_kg: int | None = None,
+    pledge: Annotated[str | None, typer.Option(help="A pledgee: auction this matured pledge")] = None,
+    secured_amount_fen: Annotated[int | None, typer.Option(help="With --pledge: paid to you first")] = None,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Announce an auction: the lot is locked, bids are sealed until the close."""
+    _print_auction(_call(url, api_key, lambda c: c.announce_auction(
+        title, quantity_kg, reserve_price_fen, closes_at, from_account=account, product=product, rule=rule,
+        min_bid_kg=min_bid_kg, pledge=pledge, secured_amount_fen=secured_amount_fen)))
+
+
+@auction_app.command("list")
+def auction_list(status: str | None = None, url: Url = DEFAULT_URL) -> None:
+    """Auctions, newest first."""
+    found = _call(url, None, lambda c: c.auctions(status=status, limit=500))
+    _table(found["items"], ["id", "status", "title", "quantity_kg", "reserve_price_fen", "rule", "closes_at",
+                            "clearing_price_fen", "sold_kg", "bidders"])
+
+
+@auction_app.command("show")
+def auction_show(auction: str, url: Url = DEFAULT_URL) -> None:
+    """An auction's terms; after the close its results and the demand curve."""
+    _print_auction(_call(url, None, lambda c: c.auction(auction)))
+
+
+@auction_app.command("bid")
+def auction_bid(auction: str, quantity_kg: int, price_fen_per_t: Annotated[int, typer.Option("--price")],
+                account: Annotated[str, typer.Option("--to", help="Your receiving holding account")],
+                url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
+    """Place a sealed bid: its cash is held until the close."""
+    placed = _call(url, api_key, lambda c: c.bid(auction, account, quantity_kg, price_fen_per_t))
+    typer.echo(f"bid {placed['id']} ({placed['status']}): {placed['quantity_kg']:,} kg at "
+               f"{placed['price_fen_per_t']:,} fen/t")
+
+
+@auction_app.command("bids")
+def auction_bids(auction: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
+    """Your own bids in an auction."""
+    _table(_call(url, api_key, lambda c: c.my_bids(auction)),
+           ["id", "status", "quantity_kg", "price_fen_per_t", "allocated_kg", "created_at"])
+
+
+@auction_app.command("clear")
+def auction_clear(auction: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
+    """Clear an auction whose window has closed."""
+    _print_auction(_call(url, api_key, lambda c: c.clear_auction(auction)))

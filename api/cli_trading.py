@@ -150,8 +150,8 @@ def market_trades(methodology: str | None = None, region: str | None = None, pro
                   url: Url = DEFAULT_URL) -> None:
     """The public tape: every trade, without the parties."""
     found = _call(url, None, lambda c: c.trades(methodology=methodology, region=region, product=product, limit=500))
-    _table(found["items"], ["executed_at", "id", "mode", "product", "quantity_kg", "price_fen_per_t", "methodology", "vintage",
-                            "region", "cross_regional"])
+    _table(found["items"], ["executed_at", "id", "mode", "product", "quantity_kg", "price_fen_per_t", "methodology",
+                            "vintage", "region", "cross_regional"])
 
 
 @pledge_app.command("make")

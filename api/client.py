@@ -447,6 +447,30 @@ class RegistryClient:
         return self.request("GET", f"/market/products/{code}/vwap",
                             params={"first_day": first_day, "last_day": last_day})
 
+    # --- auctions ---
+
+    def announce_auction(self, title: str, quantity_kg: int, reserve_price_fen: int, closes_at: str,
+                         **lot: Any) -> Json:
+        body = {"title": title, "quantity_kg": quantity_kg, "reserve_price_fen": reserve_price_fen,
+                "closes_at": closes_at, **lot}
+        return self.request("POST", "/auctions", json=_params(**body))
+
+    def auctions(self, **filters: Any) -> Json:
+        return self.request("GET", "/auctions", params=_params(**filters))
+
+    def auction(self, auction: str) -> Json:
+        return self.request("GET", f"/auctions/{auction}")
+
+    def bid(self, auction: str, to_account: str, quantity_kg: int, price_fen_per_t: int) -> Json:
+        return self.request("POST", f"/auctions/{auction}/bids", json={
+            "to_account": to_account, "quantity_kg": quantity_kg, "price_fen_per_t": price_fen_per_t})
+
+    def my_bids(self, auction: str) -> list[Json]:
+        return self.request("GET", f"/auctions/{auction}/bids")
+
+    def clear_auction(self, auction: str) -> Json:
+        return self.request("POST", f"/auctions/{auction}/clearing")
+
 
 def _idempotency(key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": key} if key else {}

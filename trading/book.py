@@ -127,11 +127,12 @@ def _fillable(session: Session, product: Product, party: Party, side: OrderSide,
     return min(fillable, wanted)
 
 
-def _account_for(session: Session, party: Party, account: str) -> Account:
+def holding_account_of(session: Session, party: Party, account: str) -> Account:
+    """The party's own holding account: where it trades credits from and to."""
     ref = get_accounts(session, [account])[account]
     require_holder(party, ref)
     if ref.kind != AccountKind.HOLDING:
-        raise InvalidRequest("orders trade from and to holding accounts")
+        raise InvalidRequest("orders and bids trade from and to holding accounts")
     found = session.get(Account, ref.id)
     assert found is not None
     return found
@@ -149,7 +150,7 @@ def place_order(session: Session, party: Party, product_code: str, terms: OrderT
         raise InvalidRequest(f"{party.name} is suspended and cannot trade")
     quantity = _check_quantity(product, terms.quantity_kg)
     side = OrderSide(terms.side)
-    account = _account_for(session, party, terms.account)
+    account = holding_account_of(session, party, terms.account)
     market_order = terms.price_fen_per_t is None
     if market_order:
         price, time_in_force = _market_limit(session, product, side, now), TimeInForce.IOC
@@ -181,26 +182,29 @@ def place_order(session: Session, party: Party, product_code: str, terms: OrderT
 def _reserve(session: Session, party: Party, product: Product, order: BookOrder, account: Account,
              selection: credits.Selection | None, fees: settlement.Fees) -> None:
     if order.side == OrderSide.SELL:
-        _lock_qualifying(session, party, product, account, order, order.quantity_kg, selection)
+        lock_qualifying(session, party, product, account.public_id, order.quantity_kg, selection, order.public_id,
+                        f"sell order on {product.code}")
     else:
         cash.hold_cash(session, cash.cash_account_of(session, party), order.public_id,
                        hold_for(order.quantity_kg, order.price_fen_per_t, fees))
 
 
-def _lock_qualifying(session: Session, party: Party, product: Product, account: Account, order: BookOrder,
-                     quantity_kg: int, selection: credits.Selection | None) -> None:
-    basket = products.basket_of(product)
+def lock_qualifying(session: Session, party: Party, product: Product | None, account: str, quantity_kg: int,
+                    selection: credits.Selection | None, lock_ref: str, reason: str) -> credits.Movement:
+    """Lock units for a sell order or an auction lot: the oldest that meet the product's rules, or
+    the named serials, refused if any of them does not."""
+    basket = products.basket_of(product) if product else credits.Basket()
     if selection is None or isinstance(selection, credits.OldestFirstSelection):
         chosen = selection or credits.OldestFirstSelection()
         selection = credits.OldestFirstSelection(chosen.project_public_id, chosen.vintage, chosen.methodology_id,
                                                  basket)
-    movement = credits.lock_credits(session, party, account.public_id, quantity_kg, selection, order.public_id,
-                                    f"sell order on {product.code}")
+    movement = credits.lock_credits(session, party, account, quantity_kg, selection, lock_ref, reason)
     refused = sorted(f"{methodology} {vintage} from {region}"
                      for methodology, vintage, region in settlement.lines_of(session, movement)
                      if not basket.admits(methodology, vintage, region))
-    if refused:
+    if refused and product is not None:
         raise IneligibleCredits(f"{product.code} does not admit credits of {', '.join(refused)}")
+    return movement
 
 
 def _party(session: Session, party_id: int) -> Party:
@@ -323,7 +327,8 @@ def amend_order(session: Session, party: Party, public_id: str, price_fen_per_t:
     remaining_before, remaining = order.quantity_kg - order.filled_kg, quantity - order.filled_kg
     loses_priority = price != order.price_fen_per_t or quantity > order.quantity_kg
     if order.side == OrderSide.SELL and remaining > remaining_before:
-        _lock_qualifying(session, party, product, _account(session, order), order, remaining - remaining_before, None)
+        lock_qualifying(session, party, product, _account(session, order).public_id, remaining - remaining_before,
+                        None, order.public_id, f"sell order on {product.code}")
     elif order.side == OrderSide.SELL and remaining < remaining_before:
         credits.release_lock(session, _account(session, order).public_id, order.public_id, "sell order reduced",
                              remaining_before - remaining)

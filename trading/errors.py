@@ -115,3 +115,23 @@ class NoReferencePrice(Conflict):
     """A market order needs a band to be bounded by: the product has no close and no reference price."""
 
     code = "no-reference-price"
+
+
+class UnknownAuction(NotFound):
+    code = "unknown-auction"
+
+
+class AuctionNotOpen(Conflict):
+    """Outside the bid window, or already cleared."""
+
+    code = "auction-not-open"
+
+
+class AuctionStillOpen(Conflict):
+    """An auction clears after its window closes."""
+
+    code = "auction-still-open"
+
+
+class BidBelowReserve(InvalidRequest):
+    code = "bid-below-reserve"

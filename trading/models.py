@@ -255,6 +255,94 @@ class BookOrder(SQLModel, table=True):
     )
 
 
+class AuctionRule(StrEnum):
+    UNIFORM = "uniform"  # every winner pays the lowest accepted bid's price
+    PAY_AS_BID = "pay_as_bid"  # every winner pays its own price
+
+
+class AuctionStatus(StrEnum):
+    OPEN = "open"  # announced; bids are taken inside the window
+    SETTLED = "settled"  # cleared: something sold
+    FAILED = "failed"  # cleared with no bid (流拍): the credits are released
+
+
+class Auction(SQLModel, table=True):
+    """A one-sided auction (单向竞价): a seller (or a pledgee enforcing a pledge) offers a lot; sealed
+    bids lock cash inside a window; at the close the lot is allocated by price, then time, and
+    everything settles in one transaction."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    # Who announced it: the seller, or the pledgee selling pledged credits.
+    announcer_party_id: int = Field(foreign_key="party.id", index=True)
+    # The holder of the credits (the seller itself, or the pledge's holder) and its account.
+    seller_party_id: int = Field(foreign_key="party.id")
+    account_id: int = Field(foreign_key="account.id")
+    product_id: int | None = Field(default=None, foreign_key="product.id")
+    pledge_id: int | None = Field(default=None, foreign_key="pledge.id")
+    # The credits are locked under this reference: the auction's id, or the pledge's.
+    lock_ref: str = Field(sa_column=Column(String(40), nullable=False))
+    title: str
+    quantity_kg: int = Field(sa_column=big_int(nullable=False))
+    lot_kg: int = Field(sa_column=big_int(nullable=False))  # bids are whole multiples of it
+    min_bid_kg: int = Field(sa_column=big_int(nullable=False))
+    reserve_price_fen: int = Field(sa_column=big_int(nullable=False))
+    tick_fen: int = Field(sa_column=big_int(nullable=False))
+    rule: str = Field(sa_column=Column(String(10), nullable=False))
+    # A pledgee is paid first, up to what the loan secures; the rest goes to the holder.
+    secured_amount_fen: int | None = Field(default=None, sa_column=big_int())
+    opens_at: datetime
+    closes_at: datetime
+    status: str = Field(default=AuctionStatus.OPEN.value, sa_column=Column(String(8), nullable=False))
+    # Published at the close.
+    clearing_price_fen: int | None = Field(default=None, sa_column=big_int())
+    sold_kg: int = Field(default=0, sa_column=big_int(nullable=False))
+    bidders: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    settled_at: datetime | None = None
+
+    __table_args__ = (
+        CheckConstraint("quantity_kg > 0 AND lot_kg > 0 AND min_bid_kg > 0", name="auction_quantities"),
+        CheckConstraint("reserve_price_fen > 0 AND tick_fen > 0", name="auction_prices"),
+        CheckConstraint("rule IN ('uniform', 'pay_as_bid')", name="auction_rule"),
+        CheckConstraint("status IN ('open', 'settled', 'failed')", name="auction_status"),
+        CheckConstraint("opens_at < closes_at", name="auction_window"),
+        CheckConstraint("sold_kg >= 0 AND sold_kg <= quantity_kg", name="auction_never_oversold"),
+        Index("ix_auction_status_close", "status", "closes_at"),
+    )
+
+
+class BidStatus(StrEnum):
+    SEALED = "sealed"  # in the window: only its bidder sees it
+    WON = "won"
+    PARTLY_WON = "partly_won"
+    LOST = "lost"
+
+
+class AuctionBid(SQLModel, table=True):
+    """A sealed bid: its cash is held (a `CashHold` under its id) until the auction clears."""
+
+    __tablename__ = "auction_bid"
+
+    id: int | None = Field(default=None, primary_key=True)  # time priority among equal prices
+    public_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    auction_id: int = Field(foreign_key="auction.id")
+    party_id: int = Field(foreign_key="party.id", index=True)
+    account_id: int = Field(foreign_key="account.id")  # the bidder's account the credits go to
+    price_fen_per_t: int = Field(sa_column=big_int(nullable=False))
+    quantity_kg: int = Field(sa_column=big_int(nullable=False))
+    allocated_kg: int = Field(default=0, sa_column=big_int(nullable=False))
+    status: str = Field(default=BidStatus.SEALED.value, sa_column=Column(String(10), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("quantity_kg > 0 AND price_fen_per_t > 0", name="auction_bid_positive"),
+        CheckConstraint("allocated_kg >= 0 AND allocated_kg <= quantity_kg", name="auction_bid_allocation"),
+        CheckConstraint("status IN ('sealed', 'won', 'partly_won', 'lost')", name="auction_bid_status"),
+        Index("ix_auction_bid_ranking", "auction_id", "price_fen_per_t", "id"),
+    )
+
+
 class Trade(SQLModel, table=True):
     """A settled trade: credits delivered (a `deliver` ledger entry) and cash paid (a cash entry), in
     one transaction."""

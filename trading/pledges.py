@@ -1,7 +1,7 @@
 """Pledges (质押): a holder pledges specific credits to a pledgee (a bank) for a loan. The units are
 locked under the pledge's id (a ledger entry) and the pledge is public; the holder cannot move
 them, and the pledgee can only release them or, after maturity, enforce: take them into its own
-holding account (another entry). Selling them at auction for the pledgee comes with the auctions.
+holding account (another entry), or sell them at auction (`trading.auctions`), paid first.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from registry.ids import new_public_id
 from registry.models import Account, Party, Role, get_by_public_id, pk, rows_changed
 from registry.parties import get_party, require_role
 from trading.errors import PledgeNotActive, PledgeNotMatured, UnknownPledge
-from trading.models import Pledge, PledgeStatus
+from trading.models import Auction, AuctionStatus, Pledge, PledgeStatus
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,20 @@ def pledges_query(party: str | None = None, account: str | None = None, status: 
     return query.order_by(col(Pledge.id).desc())
 
 
+def auction_of(session: Session, pledge: Pledge) -> Auction | None:
+    """The open auction selling this pledge's credits, if any."""
+    return session.execute(select(Auction).where(col(Auction.pledge_id) == pledge.id,
+                                                 col(Auction.status) == AuctionStatus.OPEN.value)).scalar_one_or_none()
+
+
 def _close(session: Session, pledge: Pledge, pledgee: Party, status: PledgeStatus) -> str:
     """The pledgee closes the pledge; of two racing decisions one wins. Returns the holder's account."""
     if pledge.pledgee_party_id != pledgee.id:
         raise PermissionDenied(f"pledge {pledge.public_id} is held by another pledgee")
+    auction = auction_of(session, pledge)
+    if auction is not None:
+        raise PledgeNotActive(f"pledge {pledge.public_id} is being auctioned ({auction.public_id}) until "
+                              f"{auction.closes_at:%Y-%m-%d %H:%M} UTC")
     result = session.execute(update(Pledge).where(col(Pledge.id) == pledge.id,
                                                   col(Pledge.status) == PledgeStatus.ACTIVE.value)
                              .values(status=status.value, closed_at=datetime.now(UTC)))

@@ -6,13 +6,25 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from registry.ledger.models import LedgerEntry
 from registry.models import Account, Party
-from trading import market, products, schemas
-from trading.models import BookOrder, CashAccount, CashEntry, CashLine, Offer, Pledge, Product, Trade, Withdrawal
+from trading import auctions, market, products, schemas
+from trading.models import (
+    Auction,
+    AuctionBid,
+    BookOrder,
+    CashAccount,
+    CashEntry,
+    CashLine,
+    Offer,
+    Pledge,
+    Product,
+    Trade,
+    Withdrawal,
+)
 from trading.settlement import amount_of
 
 
@@ -136,3 +148,27 @@ def book_out(session: Session, product: Product) -> schemas.BookOut:
 
 def candle_out(candle: market.Candle) -> schemas.CandleOut:
     return schemas.CandleOut(**vars(candle))
+
+
+def auction_out(session: Session, auction: Auction) -> schemas.AuctionOut:
+    value = session.execute(select(func.coalesce(func.sum(col(Trade.amount_fen)), 0)).where(
+        col(Trade.sell_ref) == auction.public_id, col(Trade.mode) == "auction")).scalar_one()
+    return schemas.AuctionOut(
+        id=auction.public_id, title=auction.title, seller=_public_id(session, Party, auction.seller_party_id),
+        announced_by=_public_id(session, Party, auction.announcer_party_id),
+        product=_product_code(session, auction.product_id),
+        pledge=_public_id(session, Pledge, auction.pledge_id) or None, quantity_kg=auction.quantity_kg,
+        lot_kg=auction.lot_kg, min_bid_kg=auction.min_bid_kg, reserve_price_fen=auction.reserve_price_fen,
+        tick_fen=auction.tick_fen, rule=auction.rule, opens_at=auction.opens_at,
+        closes_at=auction.closes_at, status=auction.status,
+        clearing_price_fen=auction.clearing_price_fen, sold_kg=auction.sold_kg, bidders=auction.bidders,
+        value_fen=int(value), settled_at=auction.settled_at,
+        demand_curve=[schemas.DemandPoint(price_fen_per_t=price, cumulative_kg=kg)
+                      for price, kg in auctions.demand_curve(session, auction)])
+
+
+def bid_out(session: Session, bid: AuctionBid) -> schemas.BidOut:
+    return schemas.BidOut(id=bid.public_id, auction=_public_id(session, Auction, bid.auction_id),
+                          quantity_kg=bid.quantity_kg, price_fen_per_t=bid.price_fen_per_t,
+                          allocated_kg=bid.allocated_kg, status=bid.status,
+                          created_at=bid.created_at)

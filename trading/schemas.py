@@ -295,3 +295,70 @@ class VwapOut(BaseModel):
     first_day: date
     last_day: date
     vwap_fen: int | None
+
+
+# --- auctions ---------------------------------------------------------------------------------------
+
+
+class AuctionIn(Strict):
+    title: Name
+    quantity_kg: Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT_FEN)]
+    reserve_price_fen: PricePerTonne
+    closes_at: datetime = Field(description="The end of the bid window, within 30 days")
+    opens_at: datetime | None = Field(None, description="The start of the bid window; default now")
+    rule: Literal["uniform", "pay_as_bid"] = Field(
+        "uniform", description="uniform: every winner pays the lowest accepted price; pay_as_bid: its own")
+    min_bid_kg: Annotated[int, Field(strict=True, gt=0)] | None = Field(
+        None, description="Default: one lot of the product, or 1 t")
+    product: str | None = Field(None, description="A product's code: the lot is its qualifying credits, "
+                                                  "bids in its lot and tick")
+    from_account: str | None = Field(None, description="Your holding account the lot comes from")
+    serial_range: SerialRangeIn | None = Field(None, description="Exactly these units, instead of oldest first")
+    pledge: str | None = Field(None, description="A pledgee: auction this matured pledge's credits")
+    secured_amount_fen: Fen | None = Field(None, description="With pledge: paid to you first, the rest to the "
+                                                             "holder")
+
+
+class DemandPoint(BaseModel):
+    price_fen_per_t: int
+    cumulative_kg: int = Field(description="Kg bid at this price or higher")
+
+
+class AuctionOut(BaseModel):
+    id: str
+    title: str
+    seller: str
+    announced_by: str
+    product: str | None
+    pledge: str | None
+    quantity_kg: int
+    lot_kg: int
+    min_bid_kg: int
+    reserve_price_fen: int
+    tick_fen: int
+    rule: Literal["uniform", "pay_as_bid"]
+    opens_at: datetime
+    closes_at: datetime
+    status: Literal["open", "settled", "failed"]
+    clearing_price_fen: int | None = Field(description="After the close: the lowest accepted price")
+    sold_kg: int
+    bidders: int = Field(description="After the close: how many parties bid")
+    value_fen: int = Field(description="After the close: what the winners paid, before fees")
+    demand_curve: list[DemandPoint] = Field(description="After the close, anonymous; empty while bids are sealed")
+    settled_at: datetime | None
+
+
+class BidIn(Strict):
+    to_account: str = Field(description="Your holding account that receives the credits")
+    quantity_kg: Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT_FEN)]
+    price_fen_per_t: PricePerTonne
+
+
+class BidOut(BaseModel):
+    id: str
+    auction: str
+    quantity_kg: int
+    price_fen_per_t: int
+    allocated_kg: int
+    status: Literal["sealed", "won", "partly_won", "lost"]
+    created_at: datetime

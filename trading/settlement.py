@@ -38,7 +38,7 @@ class Venue:
     """Where a book or auction trade happened: the product, its trading day, and what met there (the
     buy order or bid, the sell order or auction lot)."""
 
-    product_id: int
+    product_id: int | None
     trading_day: date
     buy_ref: str
     sell_ref: str
@@ -52,16 +52,17 @@ def amount_of(quantity_kg: int, price_fen_per_t: int) -> int:
 
 def settle(session: Session, *, mode: str, seller: Party, seller_account: str, buyer: Party, buyer_account: str,
            lock_ref: str, price_fen_per_t: int, fees: Fees, offer_id: int | None = None,
-           quantity_kg: int | None = None, buyer_hold: str | None = None, venue: Venue | None = None) -> Trade:
+           quantity_kg: int | None = None, buyer_hold: str | None = None, venue: Venue | None = None,
+           proceeds_to: Party | None = None) -> Trade:
     """Deliver the units locked under `lock_ref` (all, or the first `quantity_kg`) to the buyer and pay
-    the seller, fees to the market: from the buyer's free cash, or from the cash held for
-    `buyer_hold` (its order or bid)."""
+    the seller (or `proceeds_to`: a pledgee selling pledged credits), fees to the market: from the
+    buyer's free cash, or from the cash held for `buyer_hold` (its order or bid)."""
     trade_id = new_public_id("trd")
     movement = credits.deliver_locked(session, seller_account, lock_ref, buyer_account, {"trade": trade_id},
                                       quantity_kg)
     amount = amount_of(movement.quantity_kg, price_fen_per_t)
     buyer_fee, seller_fee = fees.buyer_fee(amount), fees.seller_fee(amount)
-    buyer_cash, seller_cash = cash.cash_account_of(session, buyer), cash.cash_account_of(session, seller)
+    buyer_cash, seller_cash = cash.cash_account_of(session, buyer), cash.cash_account_of(session, proceeds_to or seller)
     fee_account = cash.system_account(session, cash.FEES_ACCOUNT)
     if buyer_hold is not None:
         cash.spend_from_hold(session, buyer_hold, amount + buyer_fee)

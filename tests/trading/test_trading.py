@@ -124,7 +124,7 @@ def test_a_bilateral_trade_delivers_and_pays_at_once(db: Database, mkt: Market, 
             s, [world.factory_account])[world.factory_account].id)
         assert factory[0]["active_kg"] == 10_000
         tape = s.execute(market.tape_query(market.TapeFilter())).all()
-        assert [(line.quantity_kg, line.methodology_id, t.mode) for line, t in tape] == \
+        assert [(line.quantity_kg, line.methodology_id, t.mode) for line, t, _ in tape] == \
             [(10_000, "CIR-PV-DG", "bilateral")]
         assert market.reference_price(s, "CIR-PV-DG") == 5_000
     assert audit_everything(db, signer) == []
