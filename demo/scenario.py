@@ -7,17 +7,20 @@ quantified by its methodology, verified by an accredited verifier who signs a st
 own key, and issued. A ready-mix concrete plant in Guangzhou (CN-GD) files its 2025 emission
 inventory, which CQC verifies: 1,823.89 t of residual emissions, the figure of the certified
 example factory in our sources. It buys Suzhou PV and Taizhou Bay wetland credits, retires them
-for its net-zero claim (cross-regional, disclosed) and is certified.
+for its net-zero claim (cross-regional, disclosed) and is certified. Then the market: bilateral
+trades, a pledge, and the exchange — two standard products (Suzhou distributed PV 2025, wetland
+removals), a day of trading on their books with a close, and a finished auction.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -48,7 +51,8 @@ from registry.models import Party, PartyKind, ProjectStatus, Role
 from registry.parties import bootstrap_registrar, create_party, issue_api_key
 from registry.projects import ProjectDetails, get_project
 from registry.settings import get_settings
-from trading import cash, offers, pledges, settlement
+from trading import auctions, book, cash, offers, pledges, products, settlement
+from trading.models import AuctionRule, CreditKind, OrderSide, OrderStatus, TimeInForce
 from verification.accreditation import accredit_verifier
 from verification.assets import AssetSpec
 from verification.blobs import BlobStore
@@ -76,6 +80,10 @@ class DemoMarket:
     trades: list[str]
     offer: str  # open, in the factory's inbox
     pledge: str
+    products: list[str] = field(default_factory=list)
+    trading_day: str = ""  # the day of book trading, ISO
+    resting_orders: list[str] = field(default_factory=list)  # good until cancelled, on the books
+    auction: str = ""  # cleared
 
 
 @dataclass
@@ -185,6 +193,7 @@ def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) 
             "cqc": ("China Quality Certification Centre", [Role.VERIFIER], "CN-BJ"),
             "sgs": ("SGS-CSTC Standards Technical Services", [Role.VERIFIER], "CN-SH"),
             "bank": ("Bank of Suzhou, carbon market settlement", [Role.BANK], "CN-JS"),
+            "precision": ("Suzhou Precision Parts Co.", [Role.BUYER], "CN-JS"),
         }
         parties: dict[str, Party] = {"registrar": registrar} | {
             role: create_party(s, registrar, name, organisation, roles, region)
@@ -193,7 +202,7 @@ def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) 
             role: issue_api_key(s, registrar, party, label="demo")[1]
             for role, party in parties.items() if role != "registrar"}
         accounts = {role: open_account(s, parties[role], "Main").public_id
-                    for role in ("pv_aggregator", "ev_operator", "wetland", "factory")}
+                    for role in ("pv_aggregator", "ev_operator", "wetland", "factory", "precision")}
         # CQC verifies every methodology and factories' inventories (`*`), also in Guangdong.
         scopes = {"cqc": (["*"], ["CN-JS", "CN-ZJ", "CN-GD"]), "sgs": (["CIR-PV-DG"], ["CN-JS"])}
         for name, (methodologies, regions) in scopes.items():
@@ -246,6 +255,7 @@ def load_demo(db: Database, signer: LogSigner, blobs: BlobStore, var_dir: Path) 
                                      OldestFirstSelection())
     net_zero = _net_zero(db, blobs, parties["factory"], parties["cqc"], verifier_keys["cqc"], accounts["factory"])
     market = _market(db, parties, accounts)
+    _exchange(db, parties, accounts, market)
     sequence_all(db, signer)
     return DemoResult({name: party.public_id for name, party in parties.items()}, keys, accounts, projects, reports,
                       key_files, *net_zero, market)
@@ -279,6 +289,80 @@ def _market(db: Database, parties: dict[str, Party], accounts: dict[str, str]) -
             bank.public_id, accounts["pv_aggregator"], 200_000, OldestFirstSelection(), "BOS-GL-2026-0042",
             date.today() + timedelta(days=180))).public_id
     return DemoMarket(cash_accounts, trades, waiting, pledge)
+
+
+# Two standard products: household-sized lots of Suzhou PV, and tonnes of wetland removals.
+PRODUCTS = (
+    products.ProductSpec("SZ-PV-2025", "Suzhou distributed PV 2025", methodology_ids=["CIR-PV-DG"], regions=["CN-JS"],
+                         vintage_from=2025, vintage_to=2025, lot_kg=100, tick_fen=10, reference_price_fen=6_000),
+    products.ProductSpec("WETLAND-REMOVALS", "Coastal wetland removals", credit_kind=CreditKind.REMOVALS,
+                         lot_kg=1_000, tick_fen=10, reference_price_fen=8_500),
+)
+# (party, product, side, kg, price fen per tonne, time in force), in the order the day saw them.
+TRADING_DAY = (
+    ("pv_aggregator", "SZ-PV-2025", "sell", 30_000, 6_080, "gtc"),
+    ("pv_aggregator", "SZ-PV-2025", "sell", 20_000, 6_150, "gtc"),
+    ("precision", "SZ-PV-2025", "buy", 8_000, 6_000, "gtc"),
+    ("factory", "SZ-PV-2025", "buy", 12_000, 6_100, "ioc"),
+    ("precision", "SZ-PV-2025", "buy", 5_500, 6_080, "day"),
+    ("pv_aggregator", "SZ-PV-2025", "sell", 10_000, 5_990, "day"),
+    ("factory", "SZ-PV-2025", "buy", 15_000, 6_150, "gtc"),
+    ("precision", "SZ-PV-2025", "buy", 6_000, 5_950, "gtc"),
+    ("wetland", "WETLAND-REMOVALS", "sell", 20_000, 8_600, "gtc"),
+    ("wetland", "WETLAND-REMOVALS", "sell", 15_000, 8_800, "gtc"),
+    ("factory", "WETLAND-REMOVALS", "buy", 12_000, 8_650, "day"),
+    ("precision", "WETLAND-REMOVALS", "buy", 5_000, 8_400, "gtc"),
+)
+
+
+def _last_trading_day(today: date) -> date:
+    """The last weekday before today: the demo's day on the exchange."""
+    day = today - timedelta(days=1)
+    while day.isoweekday() > 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def _exchange(db: Database, parties: dict[str, Party], accounts: dict[str, str], market: DemoMarket) -> None:
+    """The registrar lists the two products; a day of trading on their books (the close is that day's
+    VWAP); the wetland auctions 30 t of removals in the afternoon, cleared at the close. Orders left
+    good until cancelled stay on the books."""
+    registrar = parties["registrar"]
+    fees = settlement.Fees(get_settings().market_fee_buyer_bp, get_settings().market_fee_seller_bp)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    day = _last_trading_day(datetime.now(shanghai).date())
+    with db.write() as s:
+        for spec in PRODUCTS:
+            products.list_product(s, registrar, spec)
+        cash.confirm_deposit(s, parties["bank"], cash.open_cash_account(s, parties["precision"]).public_id,
+                             800_000_00, "BOS-2026-DEP-000131")
+        market.cash_accounts["precision"] = cash.cash_account_of(s, parties["precision"]).public_id
+    clock = datetime.combine(day, time(9, 31), tzinfo=shanghai)
+    placed_ids: list[str] = []
+    for who, code, side, kg, price, tif in TRADING_DAY:
+        with db.write() as s:
+            placed = book.place_order(s, parties[who], code, book.OrderTerms(
+                OrderSide(side), accounts[who], kg, price, TimeInForce(tif)), fees, clock)
+            placed_ids.append(placed.order.public_id)
+        clock += timedelta(minutes=9)
+    with db.write() as s:
+        auction = auctions.announce(s, parties["wetland"], auctions.Lot(
+            "Taizhou Bay salt-marsh removals, 30 t", 30_000, 8_300, datetime.combine(day, time(14, 30), shanghai),
+            AuctionRule.UNIFORM, min_bid_kg=5_000, product="WETLAND-REMOVALS", from_account=accounts["wetland"]),
+            datetime.combine(day, time(13, 0), shanghai))
+    for who, kg, price, minute in (("factory", 15_000, 8_700, 5), ("precision", 10_000, 8_550, 20),
+                                   ("factory", 10_000, 8_420, 50)):
+        with db.write() as s:
+            auctions.place_bid(s, parties[who], auction.public_id, accounts[who], kg, price, fees,
+                               datetime.combine(day, time(13, minute), shanghai))
+    with db.write() as s:
+        auctions.clear(s, auction.public_id, fees, datetime.combine(day, time(15, 0), shanghai))
+    with db.read() as s:
+        market.resting_orders = [public_id for public_id in placed_ids
+                                 if book.get_order(s, public_id).status == OrderStatus.OPEN]
+    market.products = [spec.code for spec in PRODUCTS]
+    market.trading_day = day.isoformat()
+    market.auction = auction.public_id
 
 
 def _net_zero(db: Database, blobs: BlobStore, factory: Party, verifier: Party, verifier_key: Ed25519PrivateKey,

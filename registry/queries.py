@@ -63,10 +63,18 @@ def decode_cursor(cursor: str | None) -> int:
 def page(
     session: Session, query: AnySelect, id_column: Any, cursor: str | None, limit: int
 ) -> tuple[list[Any], str | None]:
-    """One page of `query` in `id_column` order after the cursor (keyset pagination)."""
+    """One page of `query` after the cursor (keyset pagination), in `id_column` order; a query ordered
+    newest first (its first ORDER BY is `id_column` descending) pages downwards."""
     if not 1 <= limit <= MAX_PAGE:
         raise errors.InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
-    rows = list(session.execute(query.where(id_column > decode_cursor(cursor)).order_by(id_column).limit(limit + 1)))
+    first_order = query._order_by_clauses[:1]  # no public accessor for a Select's ORDER BY
+    descending = bool(first_order) and first_order[0].compare(id_column.desc())
+    after = decode_cursor(cursor)
+    if descending:
+        query = query.where(id_column < after) if cursor else query
+    else:
+        query = query.where(id_column > after).order_by(id_column)
+    rows = list(session.execute(query.limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, encode_cursor(rows[-1][0].id) if more else None

@@ -114,7 +114,8 @@ def announce(session: Session, party: Party, lot: Lot, now: datetime) -> Auction
         product_id=product.id if product else None, pledge_id=pledge.id if pledge else None, lock_ref=lock_ref,
         title=lot.title.strip(), quantity_kg=quantity, lot_kg=lot_kg, min_bid_kg=min_bid,
         reserve_price_fen=lot.reserve_price_fen, tick_fen=tick, rule=AuctionRule(lot.rule).value,
-        secured_amount_fen=lot.secured_amount_fen if pledge else None, opens_at=opens_at, closes_at=closes_at)
+        secured_amount_fen=lot.secured_amount_fen if pledge else None, opens_at=opens_at, closes_at=closes_at,
+        created_at=now)
     session.add(auction)
     session.flush()
     return auction
@@ -178,7 +179,7 @@ def place_bid(session: Session, party: Party, auction_id: str, to_account: str, 
                              f"{auction.lot_kg:,} kg")
     account = book.holding_account_of(session, party, to_account)
     bid = AuctionBid(public_id=new_public_id("bid"), auction_id=pk(auction), party_id=pk(party),
-                     account_id=pk(account), price_fen_per_t=price_fen_per_t, quantity_kg=quantity_kg)
+                     account_id=pk(account), price_fen_per_t=price_fen_per_t, quantity_kg=quantity_kg, created_at=now)
     session.add(bid)
     session.flush()
     cash.hold_cash(session, cash.cash_account_of(session, party), bid.public_id,
@@ -240,7 +241,7 @@ def clear(session: Session, auction_id: str, fees: settlement.Fees, now: datetim
             buyer=_party(session, bid.party_id), buyer_account=_account(session, bid.account_id).public_id,
             lock_ref=auction.lock_ref, price_fen_per_t=allocation.price_fen_per_t, fees=fees,
             quantity_kg=allocation.quantity_kg, buyer_hold=bid.public_id, proceeds_to=pledgee,
-            venue=settlement.Venue(auction.product_id, day, bid.public_id, auction.public_id)))
+            venue=settlement.Venue(auction.product_id, day, bid.public_id, auction.public_id, now)))
     won = {allocation.bid.id: allocation.quantity_kg for allocation in allocations}
     for bid in ranked:
         cash.release_hold(session, bid.public_id)
@@ -256,7 +257,7 @@ def clear(session: Session, auction_id: str, fees: settlement.Fees, now: datetim
     auction.status = (AuctionStatus.SETTLED if sold else AuctionStatus.FAILED).value
     auction.sold_kg, auction.bidders = sold, len({bid.party_id for bid in ranked})
     auction.clearing_price_fen = min((a.price_fen_per_t for a in allocations), default=None)
-    auction.settled_at = datetime.now(UTC)
+    auction.settled_at = now  # the market clock's time, as the trades'
     session.flush()
     return auction
 

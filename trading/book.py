@@ -176,7 +176,7 @@ def place_order(session: Session, party: Party, product_code: str, terms: OrderT
     session.add(order)
     session.flush()
     _reserve(session, party, product, order, account, terms.selection, fees)
-    return Placed(order, _match(session, product, order, fees))
+    return Placed(order, _match(session, product, order, fees, now))
 
 
 def _reserve(session: Session, party: Party, product: Product, order: BookOrder, account: Account,
@@ -219,7 +219,8 @@ def _account_id_to_public(session: Session, account_id: int) -> str:
     return account.public_id
 
 
-def _match(session: Session, product: Product, order: BookOrder, fees: settlement.Fees) -> list[Trade]:
+def _match(session: Session, product: Product, order: BookOrder, fees: settlement.Fees, now: datetime,
+           ) -> list[Trade]:
     """Trade the incoming order against the best resting orders until it is filled or nothing crosses."""
     trades: list[Trade] = []
     side = OrderSide(order.side)
@@ -238,16 +239,19 @@ def _match(session: Session, product: Product, order: BookOrder, fees: settlemen
             seller_account=_account_id_to_public(session, sell.account_id), buyer=_party(session, buy.party_id),
             buyer_account=_account_id_to_public(session, buy.account_id), lock_ref=sell.public_id,
             price_fen_per_t=resting.price_fen_per_t, fees=fees, quantity_kg=fill, buyer_hold=buy.public_id,
-            venue=settlement.Venue(pk(product), order.trading_day, buy.public_id, sell.public_id)))
-        _fill(session, resting, fill)
-        _fill(session, order, fill)
+            venue=settlement.Venue(pk(product), products.trading_day(product, now), buy.public_id, sell.public_id,
+                                   now)))
+        _fill(session, resting, fill, fees)
+        _fill(session, order, fill, fees)
     if order.status == OrderStatus.OPEN and TimeInForce(order.time_in_force) in (TimeInForce.IOC, TimeInForce.FOK):
         _close(session, order, OrderStatus.CANCELLED, "immediate or cancel: the rest did not fill at once")
     return trades
 
 
-def _fill(session: Session, order: BookOrder, fill_kg: int) -> None:
-    """Count a fill; an order filled in full is closed in the same statement (a CHECK ties the two)."""
+def _fill(session: Session, order: BookOrder, fill_kg: int, fees: settlement.Fees) -> None:
+    """Count a fill; an order filled in full is closed in the same statement (a CHECK ties the two).
+    A buy keeps holding exactly what its rest needs at its limit: a fill at a better price, or the
+    fen a fee rounded down, is free again at once."""
     filled = col(BookOrder.filled_kg) + fill_kg
     result = session.execute(update(BookOrder).where(
         col(BookOrder.id) == order.id, col(BookOrder.status) == OrderStatus.OPEN.value,
@@ -258,8 +262,9 @@ def _fill(session: Session, order: BookOrder, fill_kg: int) -> None:
     if rows_changed(result) != 1:
         raise AssertionError(f"order {order.public_id} cannot fill {fill_kg} kg more")
     session.refresh(order)
-    if order.status == OrderStatus.FILLED and order.side == OrderSide.BUY:
-        cash.release_hold(session, order.public_id)  # bought below its limit: the rest of the hold is free
+    if order.side == OrderSide.BUY:
+        rest = order.quantity_kg - order.filled_kg
+        cash.resize_hold(session, order.public_id, hold_for(rest, order.price_fen_per_t, fees) if rest else 0)
 
 
 def _close(session: Session, order: BookOrder, status: OrderStatus, reason: str) -> None:
@@ -315,6 +320,8 @@ def amend_order(session: Session, party: Party, public_id: str, price_fen_per_t:
     session.refresh(product)
     session.refresh(order)
     products.require_trading(product, now)
+    expire_day_orders(session, product, now)
+    session.refresh(order)
     if order.status != OrderStatus.OPEN:
         raise OrderNotOpen(f"order {order.public_id} is {order.status}")
     price = order.price_fen_per_t if price_fen_per_t is None else price_fen_per_t
@@ -338,7 +345,7 @@ def amend_order(session: Session, party: Party, public_id: str, price_fen_per_t:
     if loses_priority:
         order.priority = _next_priority(session, product)
     session.flush()
-    return Placed(order, _match(session, product, order, fees))
+    return Placed(order, _match(session, product, order, fees, now))
 
 
 def _account(session: Session, order: BookOrder) -> Account:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from registry import credits
 from registry.ids import new_public_id
-from registry.models import Issuance, Party, Project, pk
+from registry.models import Issuance, Party, Project, pk, utcnow
 from trading import cash
 from trading.models import Trade, TradeLine
 
@@ -42,6 +42,7 @@ class Venue:
     trading_day: date
     buy_ref: str
     sell_ref: str
+    at: datetime  # the market clock's time of the match
 
 
 def amount_of(quantity_kg: int, price_fen_per_t: int) -> int:
@@ -78,7 +79,8 @@ def settle(session: Session, *, mode: str, seller: Party, seller_account: str, b
                   cross_regional=buyer.region is not None and any(region != buyer.region for _, _, region in lines),
                   ledger_entry_id=movement.ledger_entry_id, cash_entry_id=pk(cash_entry),
                   product_id=venue.product_id if venue else None, trading_day=venue.trading_day if venue else None,
-                  buy_ref=venue.buy_ref if venue else None, sell_ref=venue.sell_ref if venue else None)
+                  buy_ref=venue.buy_ref if venue else None, sell_ref=venue.sell_ref if venue else None,
+                  executed_at=venue.at if venue else utcnow())
     session.add(trade)
     session.flush()
     session.add_all(TradeLine(trade_id=pk(trade), methodology_id=methodology, vintage=vintage, region=region,

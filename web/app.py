@@ -13,7 +13,9 @@ from web.i18n import N_
 from web.pages import error_page, translate
 from web.routes import (
     applications,
+    auctions,
     docs,
+    exchange,
     market,
     netzero,
     proofs,
@@ -27,7 +29,8 @@ from web.routes import (
 from web.security import SecurityHeaders
 
 PAGE_ROUTERS = [module.router for module in
-                (public, sign_in, docs, proofs, workspace, verifier, signing, applications, registrar, netzero, market)]
+                (public, sign_in, docs, proofs, workspace, verifier, signing, applications, registrar, netzero, market,
+                 exchange, auctions)]
 
 STATIC = Path(__file__).resolve().parent / "static"
 

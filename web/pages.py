@@ -20,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from api.deps import DB
@@ -59,11 +61,13 @@ NAVIGATION = [
     NavItem("/retirements", N_("Retirements")),
     NavItem("/certificates", N_("Certificates")),
     NavItem("/market", N_("Market")),
+    NavItem("/auctions", N_("Auctions")),
     NavItem("/verifiers", N_("Verifiers")),
     NavItem("/log", N_("Log")),
     NavItem("/verify", N_("Verify a proof")),
     NavItem("/workspace", N_("My credits"), signed_in=True),
     NavItem("/workspace/cash", N_("Cash"), signed_in=True),
+    NavItem("/workspace/orders", N_("Orders"), signed_in=True),
     NavItem("/workspace/offers", N_("Offers"), signed_in=True),
     NavItem("/workspace/pledges", N_("Pledges"), signed_in=True),
     NavItem("/workspace/projects", N_("My projects"), Role.PROJECT_OWNER),
@@ -210,6 +214,19 @@ ERROR_TITLES = {
     "conflict": N_("Not possible now"),
     "unknown-filter": N_("Unknown search filter"),
 }
+
+
+async def refusal_of(command: Callable[[Session], object], db: Database) -> RegistryError | None:
+    """Run a page's command in its own write transaction, off the event loop; its refusal, if any
+    (shown next to its field by the caller)."""
+    def run() -> None:
+        with db.write() as session:
+            command(session)
+    try:
+        await run_in_threadpool(run)
+    except RegistryError as exc:
+        return exc
+    return None
 
 
 def error_status(exc: RegistryError) -> int:

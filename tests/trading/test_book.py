@@ -18,6 +18,7 @@ from registry.accounts import get_account
 from registry.credits import SerialRangeSelection
 from registry.db import Database
 from registry.models import CreditBlock, Issuance, pk
+from registry.queries import page
 from tests.trading.book_world import CODE, FEES, MONDAY_10, SHANGHAI, Book, make_book, order_state, place
 from tests.trading.test_trading import snapshot
 from tests.world import issue
@@ -394,4 +395,46 @@ def test_the_lock_and_hold_of_an_order_are_released_by_cancel(db: Database, bk: 
         assert (b.available_fen, b.held_fen) == (5_000_000, 0)
         [balance] = credits.account_balances(s, _account_id(s, "a", bk))
         assert (balance["active_kg"], balance["locked_kg"]) == (20_000, 0)
+    _book_is_consistent(db, bk)
+
+
+def test_a_partys_orders_page_newest_first_without_repeating(db: Database, bk: Book) -> None:
+    placed = [place(db, bk, "a", "sell", 1000, price).order.public_id for price in (5200, 5300, 5400)]
+    seen, cursor = [], None
+    with db.read() as s:
+        for _ in range(3):
+            rows, cursor = page(s, book.orders_of(bk.traders["a"].party), col(BookOrder.id), cursor, 2)
+            seen += [row[0].public_id for row in rows]
+            if cursor is None:
+                break
+    assert seen == placed[::-1]
+
+
+TUESDAY_10 = MONDAY_10 + timedelta(days=1)
+
+
+def test_a_trade_made_by_an_amendment_carries_the_day_it_was_made_on(db: Database, bk: Book) -> None:
+    sell = place(db, bk, "a", "sell", 1000, 5200)  # good until cancelled, Monday
+    place(db, bk, "b", "buy", 1000, 5000, now=TUESDAY_10)
+    with db.write() as s:
+        amended = book.amend_order(s, bk.traders["a"].party, sell.order.public_id, 5000, None, FEES, TUESDAY_10)
+    assert [t.trading_day for t in amended.trades] == [TUESDAY_10.date()]
+
+
+def test_a_day_order_whose_day_has_ended_does_not_trade(db: Database, bk: Book) -> None:
+    sell = place(db, bk, "a", "sell", 1000, 5200)
+    monday_bid = place(db, bk, "b", "buy", 1000, 5000, DAY)
+    with db.write() as s:  # Tuesday, before anyone places an order or reads the book
+        amended = book.amend_order(s, bk.traders["a"].party, sell.order.public_id, 5000, None, FEES, TUESDAY_10)
+    assert amended.trades == []
+    assert order_state(db, monday_bid.order.public_id) == ("expired", 0)
+
+
+def test_a_resting_buy_holds_only_what_its_rest_needs(db: Database, bk: Book) -> None:
+    place(db, bk, "a", "sell", 1000, 4900)
+    bought = place(db, bk, "c", "buy", 2000, 5000)  # 1 t fills at 4,900, 1 t rests at 5,000
+    with db.read() as s:
+        assert cash.get_hold(s, bought.order.public_id).amount_fen == book.hold_for(1000, 5000, FEES) == 5015
+        c = cash.get_cash_account(s, bk.traders["c"].cash)
+        assert (c.available_fen, c.held_fen) == (5_000_000 - 4900 - 14 - 5015, 5015)
     _book_is_consistent(db, bk)

@@ -12,8 +12,10 @@ import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -58,13 +60,23 @@ class Site:
         return self.demo.keys[who]
 
 
+def market_morning_after(day: date) -> datetime:
+    """The market clock of the served demo: 10:00 in Shanghai on the weekday after the demo's day of
+    trading, so that the books are in session whenever the tests run."""
+    day += timedelta(days=1)
+    while day.isoweekday() > 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
 def serve_demo(db_url: str, var: Path) -> Iterator[Site]:
     """The demo loaded into a migrated, empty database, served until the generator is closed."""
     db = Database(db_url)
     signer = LogSigner("registry.test/log", Ed25519PrivateKey.generate())
     blobs = BlobStore(var / "blobs")
     demo = load_demo(db, signer, blobs, var)
-    settings = Settings(database_url=db_url, run_sequencer=True, sequencer_interval_s=0.1, blob_dir=var / "blobs")
+    settings = Settings(database_url=db_url, run_sequencer=True, sequencer_interval_s=0.1, blob_dir=var / "blobs",
+                        market_clock=market_morning_after(date.fromisoformat(demo.market.trading_day)))
     try:
         with live_server(db, signer, settings) as url:
             yield Site(url, db, demo, var)

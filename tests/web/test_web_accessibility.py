@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from registry.applications import ApplicationDetails, submit_application
-from tests.web.conftest import PHONE, Site, axe_violations, pretty
+from tests.web.conftest import PHONE, Site, axe_violations, market_morning_after, pretty
 from tests.web.netzero import filed_inventory
 from tests.web.reports import (
     account_with_credits,
@@ -32,13 +33,23 @@ from web.app import PAGE_ROUTERS
 Paths = Callable[[Site], list[str]]
 
 
+def open_auction(site: Site, seller: str = "wetland", product: str = "WETLAND-REMOVALS") -> str:
+    """2 t taking bids until 16:00 on the market clock's day: a bidder's form, or the seller's view."""
+    closes = market_morning_after(date.fromisoformat(site.demo.market.trading_day)).replace(hour=16)
+    return str(httpx.post(f"{site.url}/api/v1/auctions", headers={"Authorization": f"Bearer {site.key(seller)}"},
+                          json={"title": "Axe auction, 2 t", "quantity_kg": 2_000, "reserve_price_fen": 8_000,
+                                "closes_at": closes.isoformat(), "product": product,
+                                "from_account": site.demo.accounts[seller]}).json()["id"])
+
+
 def _public(site: Site) -> list[str]:
     project = site.demo.projects["wetland"]
     issuance = httpx.get(f"{site.url}/api/v1/issuances", params={"project": project}).json()["items"][0]["id"]
     return ["/", "/projects", "/issuances", "/retirements", "/verifiers", "/log", "/verify", "/sign-in", "/apply",
             "/apply/status", f"/projects/{project}", f"/issuances/{issuance}", f"/retirements/{site.demo.retirement}",
             f"/parties/{site.demo.parties['wetland']}", "/projects/prj_missing", "/certificates", "/market",
-            f"/certificates/{site.demo.certificate}"]
+            f"/certificates/{site.demo.certificate}", f"/market/products/{site.demo.market.products[0]}", "/auctions",
+            f"/auctions/{site.demo.market.auction}"]
 
 
 def _owner(site: Site) -> list[str]:
@@ -50,7 +61,7 @@ def _owner(site: Site) -> list[str]:
             f"/workspace/projects/{project}/reports/new", f"/workspace/projects/{draft_project(site)[0]}",
             f"/workspace/reports/{report}",
             f"/workspace/reports/{site.demo.reports['households']}", "/workspace/offers", "/workspace/pledges",
-            "/workspace/cash"]
+            "/workspace/cash", "/auctions/new", f"/auctions/{open_auction(site, 'pv_aggregator', 'SZ-PV-2025')}"]
 
 
 def _verifier(site: Site) -> list[str]:
@@ -74,13 +85,15 @@ def _registrar(site: Site) -> list[str]:
             f"/registrar/accreditations/{accreditation}", "/registrar/projects",
             "/registrar/projects?status=registered", f"/registrar/projects/{project}", "/registrar/freezes",
             f"/registrar/freezes?issuance={issuance}",
-            f"/registrar/freezes/{block}"]
+            f"/registrar/freezes/{block}", "/market/products/new", f"/market/products/{site.demo.market.products[0]}"]
 
 
 def _buyer(site: Site) -> list[str]:
     return ["/workspace", "/workspace/net-zero", f"/workspace/net-zero/facilities/{site.demo.facility}",
             f"/workspace/net-zero/inventories/{site.demo.inventory}", f"/workspace/net-zero/claims/{site.demo.claim}",
-            "/workspace/cash", "/workspace/offers", "/workspace/pledges"]
+            "/workspace/cash", "/workspace/offers", "/workspace/pledges", "/workspace/orders",
+            f"/market/products/{site.demo.market.products[1]}", "/auctions/new", f"/auctions/{open_auction(site)}",
+            f"/auctions/{site.demo.market.auction}"]
 
 
 def _bank(site: Site) -> list[str]:

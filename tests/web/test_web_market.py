@@ -30,7 +30,7 @@ def test_the_factory_accepts_an_offer_from_its_inbox_and_pays_at_once(page: Page
     expect(inbox.get_by_role("row", name=re.compile(site.demo.market.offer))).to_contain_text("accepted")
     assert cash_of(site, "factory")["available_fen"] == before - 50_000 * 6_200 // 1000
     page.get_by_role("link", name="Market").click()
-    expect(page.get_by_role("table")).to_contain_text("62.00")
+    expect(page.get_by_role("table", name="Trades")).to_contain_text("62.00")
 
 
 def test_a_price_outside_the_band_is_refused_at_its_field_and_nothing_is_locked(page: Page, site: Site) -> None:

@@ -23,7 +23,7 @@ from registry.errors import RegistryError
 from registry.models import Party, PartyStatus, Role
 from registry.queries import page
 from registry.settings import Settings
-from trading import cash, market, offers, pledges, queries
+from trading import cash, market, offers, pledges, products, queries
 from trading.errors import UnknownOffer, UnknownPledge, UnknownWithdrawal
 from trading.models import Offer, Pledge, TradeLine, Withdrawal, WithdrawalStatus
 from trading.settlement import Fees
@@ -66,17 +66,20 @@ async def _run(request: Request, command: Callable[[], object], on_refusal: Call
 
 
 @router.get("/market", response_class=HTMLResponse)
-def tape(request: Request, db: DB, party: Viewer, methodology: Text = None, region: Text = None,
-         cursor: Text = None) -> HTMLResponse:
+def tape(request: Request, db: DB, party: Viewer, settings: AppSettings, methodology: Text = None,
+         region: Text = None, cursor: Text = None) -> HTMLResponse:
     filters = {"methodology": methodology or None, "region": region or None}
     with db.read() as session:
+        listed = [queries.product_out(session, product, settings.market_now())
+                  for product in session.execute(products.products_query()).scalars()]
         rows, next_cursor = page(session, market.tape_query(market.TapeFilter(
             methodology_id=filters["methodology"], region=filters["region"])), col(TradeLine.id), cursor or None,
             LIST_PAGE)
         trades = [queries.tape_row_out(row) for row in rows]
     kept = {name: value for name, value in filters.items() if value}
     return render(request, "market/tape.html", party, translate(request, N_("Market")), {
-        "trades": trades, "filters": filters,
+        "trades": trades, "filters": filters, "products": listed,
+        "is_registrar": party is not None and Role.REGISTRAR.value in party.role_set,
         "next_url": f"/market?{urlencode({**kept, 'cursor': next_cursor})}" if next_cursor else None,
         "csv_url": f"/api/v1/market/trades?{urlencode({**kept, 'format': 'csv'})}"})
 

@@ -4,7 +4,10 @@
 document.addEventListener("DOMContentLoaded", () => {
   const swagger = document.getElementById("swagger-ui");
   if (swagger && window.SwaggerUIBundle) {
-    window.SwaggerUIBundle({ url: swagger.dataset.openapiUrl, dom_id: "#swagger-ui", deepLinking: true });
+    // Sections folded: with every operation unfolded (some 140) the bundle stopped rendering after the
+    // first two sections in Chromium; folded, each section opens on a click.
+    window.SwaggerUIBundle({ url: swagger.dataset.openapiUrl, dom_id: "#swagger-ui", deepLinking: true,
+                             docExpansion: "none" });
   }
   const redoc = document.getElementById("redoc");
   if (redoc && window.Redoc) {
