@@ -62,6 +62,8 @@ SHOTS = [
     Shot("factory-claim-en", lambda s: f"/workspace/net-zero/claims/{s.demo.claim}", who="factory"),
     Shot("factory-inventory-zh", lambda s: f"/workspace/net-zero/inventories/{s.demo.inventory}", "zh-CN",
          who="factory"),
+    Shot("product-en", lambda s: f"/market/products/{s.demo.market.products[0]}", who="precision"),
+    Shot("auction-zh", lambda s: f"/auctions/{s.demo.market.auction}", "zh-CN"),
 ]
 
 
