@@ -68,6 +68,14 @@ def get_by_public_id(session: Session, model: type[M], public_id: str, missing: 
     return row
 
 
+def get_existing(session: Session, model: type[M], row_id: int) -> M:
+    """The row a foreign key names: it exists (the key's constraint says so)."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise AssertionError(f"no {model.__name__} {row_id}")
+    return row
+
+
 def rows_changed(result: Result[Any]) -> int:
     """Rows an UPDATE or DELETE matched: how a conditional update learns whether it won."""
     return cast(CursorResult[Any], result).rowcount

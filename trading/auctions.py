@@ -24,7 +24,7 @@ from registry import credits
 from registry.accounts import get_accounts
 from registry.errors import InvalidRequest, PermissionDenied
 from registry.ids import new_public_id
-from registry.models import Account, Party, PartyStatus, get_by_public_id, pk
+from registry.models import Account, Party, PartyStatus, get_by_public_id, get_existing, pk
 from trading import book, cash, pledges, products, settlement
 from trading.errors import (
     AuctionNotOpen,
@@ -229,8 +229,9 @@ def clear(session: Session, auction_id: str, fees: settlement.Fees, now: datetim
     ranked = list(session.execute(select(AuctionBid).where(col(AuctionBid.auction_id) == auction.id)
                                   .order_by(col(AuctionBid.price_fen_per_t).desc(), col(AuctionBid.id))).scalars())
     allocations = allocate(auction, ranked)
-    seller, account = _party(session, auction.seller_party_id), _account(session, auction.account_id)
-    pledgee = _party(session, auction.announcer_party_id) if auction.pledge_id is not None else None
+    seller = get_existing(session, Party, auction.seller_party_id)
+    account = get_existing(session, Account, auction.account_id)
+    pledgee = get_existing(session, Party, auction.announcer_party_id) if auction.pledge_id is not None else None
     product = session.get(Product, auction.product_id) if auction.product_id is not None else None
     day = products.trading_day(product, now) if product else now.astimezone(MARKET_TIMEZONE).date()
     trades: list[Trade] = []
@@ -238,7 +239,8 @@ def clear(session: Session, auction_id: str, fees: settlement.Fees, now: datetim
         bid = allocation.bid
         trades.append(settlement.settle(
             session, mode="auction", seller=seller, seller_account=account.public_id,
-            buyer=_party(session, bid.party_id), buyer_account=_account(session, bid.account_id).public_id,
+            buyer=get_existing(session, Party, bid.party_id),
+            buyer_account=get_existing(session, Account, bid.account_id).public_id,
             lock_ref=auction.lock_ref, price_fen_per_t=allocation.price_fen_per_t, fees=fees,
             quantity_kg=allocation.quantity_kg, buyer_hold=bid.public_id, proceeds_to=pledgee,
             venue=settlement.Venue(auction.product_id, day, bid.public_id, auction.public_id, now)))
@@ -281,18 +283,6 @@ def _settle_pledge(session: Session, auction: Auction, holder: Party, pledgee: P
         session.execute(update(Pledge).where(col(Pledge.id) == pledge.id).values(
             quantity_kg=col(Pledge.quantity_kg) - sold))
     session.refresh(pledge)
-
-
-def _party(session: Session, party_id: int) -> Party:
-    party = session.get(Party, party_id)
-    assert party is not None
-    return party
-
-
-def _account(session: Session, account_id: int) -> Account:
-    account = session.get(Account, account_id)
-    assert account is not None
-    return account
 
 
 def due_auctions(session: Session, now: datetime) -> list[str]:

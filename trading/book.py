@@ -22,7 +22,17 @@ from registry import credits
 from registry.accounts import get_accounts, require_holder
 from registry.errors import InvalidRequest
 from registry.ids import new_public_id
-from registry.models import Account, AccountKind, Party, PartyStatus, Role, get_by_public_id, pk, rows_changed
+from registry.models import (
+    Account,
+    AccountKind,
+    Party,
+    PartyStatus,
+    Role,
+    get_by_public_id,
+    get_existing,
+    pk,
+    rows_changed,
+)
 from registry.parties import require_role
 from trading import cash, market, products, settlement
 from trading.errors import (
@@ -207,18 +217,6 @@ def lock_qualifying(session: Session, party: Party, product: Product | None, acc
     return movement
 
 
-def _party(session: Session, party_id: int) -> Party:
-    party = session.get(Party, party_id)
-    assert party is not None
-    return party
-
-
-def _account_id_to_public(session: Session, account_id: int) -> str:
-    account = session.get(Account, account_id)
-    assert account is not None
-    return account.public_id
-
-
 def _match(session: Session, product: Product, order: BookOrder, fees: settlement.Fees, now: datetime,
            ) -> list[Trade]:
     """Trade the incoming order against the best resting orders until it is filled or nothing crosses."""
@@ -235,9 +233,9 @@ def _match(session: Session, product: Product, order: BookOrder, fees: settlemen
         fill = min(order.quantity_kg - order.filled_kg, resting.quantity_kg - resting.filled_kg)
         buy, sell = (order, resting) if side == OrderSide.BUY else (resting, order)
         trades.append(settlement.settle(
-            session, mode="book", seller=_party(session, sell.party_id),
-            seller_account=_account_id_to_public(session, sell.account_id), buyer=_party(session, buy.party_id),
-            buyer_account=_account_id_to_public(session, buy.account_id), lock_ref=sell.public_id,
+            session, mode="book", seller=get_existing(session, Party, sell.party_id),
+            seller_account=_account(session, sell).public_id, buyer=get_existing(session, Party, buy.party_id),
+            buyer_account=_account(session, buy).public_id, lock_ref=sell.public_id,
             price_fen_per_t=resting.price_fen_per_t, fees=fees, quantity_kg=fill, buyer_hold=buy.public_id,
             venue=settlement.Venue(pk(product), products.trading_day(product, now), buy.public_id, sell.public_id,
                                    now)))
@@ -280,7 +278,7 @@ def _close(session: Session, order: BookOrder, status: OrderStatus, reason: str)
     if order.side == OrderSide.BUY:
         cash.release_hold(session, order.public_id)
     else:
-        credits.release_lock(session, _account_id_to_public(session, order.account_id), order.public_id,
+        credits.release_lock(session, _account(session, order).public_id, order.public_id,
                              f"sell order {status.value}")
 
 
@@ -349,9 +347,7 @@ def amend_order(session: Session, party: Party, public_id: str, price_fen_per_t:
 
 
 def _account(session: Session, order: BookOrder) -> Account:
-    account = session.get(Account, order.account_id)
-    assert account is not None
-    return account
+    return get_existing(session, Account, order.account_id)
 
 
 def _day_orders_due(product: Product, now: datetime) -> Any:
