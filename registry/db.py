@@ -54,6 +54,18 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
     return engine
 
 
+class CommandSession(Session):
+    """A write command's session: every row it loads stays loaded until the command ends.
+    SQLAlchemy's identity map holds rows weakly, so a row a command reads, lets go of and names
+    again by key (a party, an account, a product: `session.get`) would be read again, one more
+    round trip while the command may hold a lock that others wait for (a product's matching)."""
+
+
+@event.listens_for(CommandSession, "loaded_as_persistent")
+def _keep_loaded(session: Session, instance: object) -> None:
+    session.info.setdefault("loaded", []).append(instance)
+
+
 class Database:
     """Engines and sessions for one database URL. Errors never print bound parameters
     (`hide_parameters`): they can be key hashes, names or personal data."""
@@ -78,7 +90,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction for one command: committed on success, rolled back on any error."""
-        with Session(self.write_engine, expire_on_commit=False) as session, session.begin():
+        with CommandSession(self.write_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     @contextmanager

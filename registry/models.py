@@ -7,7 +7,7 @@ for the part that moved, so the parts keep the serial ranges they cover.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar, cast
@@ -24,6 +24,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, Session, SQLModel, select
 
 # The largest quantity any one command handles, in kg: a million tonnes beyond a gigatonne would be
@@ -79,6 +81,16 @@ def get_existing(session: Session, model: type[M], row_id: int) -> M:
 def rows_changed(result: Result[Any]) -> int:
     """Rows an UPDATE or DELETE matched: how a conditional update learns whether it won."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def refresh_loaded(session: Session, model: type[SQLModel], row_id: int, values: Mapping[str, Any]) -> None:
+    """After an UPDATE … RETURNING run with `synchronize_session=False`: bring the session's loaded copy
+    of the row, if it has one, up to the returned values. The ORM's own synchronisation scans every
+    object in the session for each statement, quadratic over a long transaction (an auction's clearing)."""
+    row = session.identity_map.get(identity_key(model, row_id))
+    if row is not None:
+        for name, value in values.items():
+            set_committed_value(row, name, value)
 
 
 def big_int(*args: Any, **kwargs: Any) -> Column[int]:

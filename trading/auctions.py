@@ -246,8 +246,9 @@ def clear(session: Session, auction_id: str, fees: settlement.Fees, now: datetim
             venue=settlement.Venue(auction.product_id, day, bid.public_id, auction.public_id, now)))
     won = {allocation.bid.id: allocation.quantity_kg for allocation in allocations}
     for bid in ranked:
-        cash.release_hold(session, bid.public_id)
         quantity = won.get(bid.id, 0)
+        if not quantity:  # a winner's settlement already freed what its bid held beyond the price
+            cash.release_hold(session, bid.public_id)
         bid.allocated_kg = quantity
         bid.status = (BidStatus.WON if quantity == bid.quantity_kg else BidStatus.PARTLY_WON if quantity
                       else BidStatus.LOST).value

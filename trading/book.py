@@ -1,8 +1,9 @@
 """The continuous order book (挂牌): limit and market orders on a product, matched by price, then
 time; every match settles at once, delivery versus payment, at the resting order's price.
 
-A sell order locks qualifying credits under its id and a buy order holds its cash (price × quantity
-and the buyer's fee), so a fill can never lack either. Matching for one product runs one command at
+A sell order locks qualifying credits under its id before it matches; an incoming buy pays its fills
+from free cash and, if it rests, holds what its rest needs (price × quantity and the buyer's fee),
+so a fill against a resting order can never lack either. Matching for one product runs one command at
 a time: an advisory lock on PostgreSQL (SQLite's `BEGIN IMMEDIATE` already serialises writers), so
 several API workers never match the same order twice. An incoming order that would trade with an
 order of its own party stops there and its remainder is cancelled (self-trade prevention,
@@ -31,12 +32,14 @@ from registry.models import (
     get_by_public_id,
     get_existing,
     pk,
+    refresh_loaded,
     rows_changed,
 )
 from registry.parties import require_role
 from trading import cash, market, products, settlement
 from trading.errors import (
     IneligibleCredits,
+    InsufficientCash,
     NoReferencePrice,
     OrderNotOpen,
     PriceOffTick,
@@ -150,12 +153,11 @@ def holding_account_of(session: Session, party: Party, account: str) -> Account:
 
 def place_order(session: Session, party: Party, product_code: str, terms: OrderTerms, fees: settlement.Fees,
                 now: datetime) -> Placed:
-    """Validate, lock or hold, rest or match: the one way an order enters the book."""
+    """Validate, take the product's matching lock, match, rest what is left: the one way an order
+    enters the book. The checks that only read come before the lock, so that orders refused by them
+    never wait for it and the matching of others is not held up by them."""
     product = products.get_product(session, product_code)
-    serialise_matching(session, product)
-    session.refresh(product)
     products.require_trading(product, now)
-    expire_day_orders(session, product, now)
     if party.status != PartyStatus.ACTIVE:
         raise InvalidRequest(f"{party.name} is suspended and cannot trade")
     quantity = _check_quantity(product, terms.quantity_kg)
@@ -170,6 +172,12 @@ def place_order(session: Session, party: Party, product_code: str, terms: OrderT
     if side == OrderSide.BUY and terms.selection is not None:
         raise InvalidRequest("a buyer of a product receives qualifying credits oldest vintage first; "
                              "only a seller names units")
+    if side == OrderSide.BUY:
+        _require_cash(session, party, hold_for(quantity, price, fees))
+    serialise_matching(session, product)
+    session.refresh(product)
+    products.require_trading(product, now)  # the product may have been halted while this order waited
+    expire_day_orders(session, product, now)
     order = BookOrder(public_id=new_public_id("ord"), product_id=pk(product), party_id=pk(party),
                       account_id=pk(account), side=side.value, kind="market" if market_order else "limit",
                       time_in_force=time_in_force.value, price_fen_per_t=price, quantity_kg=quantity,
@@ -185,18 +193,23 @@ def place_order(session: Session, party: Party, product_code: str, terms: OrderT
             return Placed(order)
     session.add(order)
     session.flush()
-    _reserve(session, party, product, order, account, terms.selection, fees)
-    return Placed(order, _match(session, product, order, fees, now))
-
-
-def _reserve(session: Session, party: Party, product: Product, order: BookOrder, account: Account,
-             selection: credits.Selection | None, fees: settlement.Fees) -> None:
-    if order.side == OrderSide.SELL:
-        lock_qualifying(session, party, product, account.public_id, order.quantity_kg, selection, order.public_id,
-                        f"sell order on {product.code}")
-    else:
+    if side == OrderSide.SELL:
+        lock_qualifying(session, party, product, account.public_id, order.quantity_kg, terms.selection,
+                        order.public_id, f"sell order on {product.code}")
+    trades = _match(session, product, order, fees, now, incoming_holds=False)
+    if side == OrderSide.BUY and order.status == OrderStatus.OPEN:
+        # An incoming buy pays its fills from free cash; what rests holds what it still needs.
         cash.hold_cash(session, cash.cash_account_of(session, party), order.public_id,
-                       hold_for(order.quantity_kg, order.price_fen_per_t, fees))
+                       hold_for(order.quantity_kg - order.filled_kg, order.price_fen_per_t, fees))
+    return Placed(order, trades)
+
+
+def _require_cash(session: Session, party: Party, needed_fen: int) -> None:
+    """A clear refusal up front for a buy its party cannot pay; the balance updates stay the guard."""
+    account = cash.cash_account_of(session, party)
+    if account.available_fen < needed_fen:
+        raise InsufficientCash(f"cash account {account.public_id} has less free cash than the {needed_fen:,} fen "
+                               "this order needs at its limit (its price and the buyer's fee)")
 
 
 def lock_qualifying(session: Session, party: Party, product: Product | None, account: str, quantity_kg: int,
@@ -218,8 +231,10 @@ def lock_qualifying(session: Session, party: Party, product: Product | None, acc
 
 
 def _match(session: Session, product: Product, order: BookOrder, fees: settlement.Fees, now: datetime,
-           ) -> list[Trade]:
-    """Trade the incoming order against the best resting orders until it is filled or nothing crosses."""
+           incoming_holds: bool) -> list[Trade]:
+    """Trade the incoming order against the best resting orders until it is filled or nothing crosses.
+    A resting buy pays from its hold and keeps holding what its rest needs; an incoming buy pays from
+    its hold if it has one (an amendment), or else from free cash."""
     trades: list[Trade] = []
     side = OrderSide(order.side)
     while order.filled_kg < order.quantity_kg:
@@ -232,37 +247,39 @@ def _match(session: Session, product: Product, order: BookOrder, fees: settlemen
             return trades
         fill = min(order.quantity_kg - order.filled_kg, resting.quantity_kg - resting.filled_kg)
         buy, sell = (order, resting) if side == OrderSide.BUY else (resting, order)
+        buy_holds = buy is resting or incoming_holds
         trades.append(settlement.settle(
             session, mode="book", seller=get_existing(session, Party, sell.party_id),
             seller_account=_account(session, sell).public_id, buyer=get_existing(session, Party, buy.party_id),
             buyer_account=_account(session, buy).public_id, lock_ref=sell.public_id,
-            price_fen_per_t=resting.price_fen_per_t, fees=fees, quantity_kg=fill, buyer_hold=buy.public_id,
+            price_fen_per_t=resting.price_fen_per_t, fees=fees, quantity_kg=fill,
+            buyer_hold=buy.public_id if buy_holds else None,
+            hold_kept_fen=hold_for(buy.quantity_kg - buy.filled_kg - fill, buy.price_fen_per_t, fees),
             venue=settlement.Venue(pk(product), products.trading_day(product, now), buy.public_id, sell.public_id,
                                    now)))
-        _fill(session, resting, fill, fees)
-        _fill(session, order, fill, fees)
+        _fill(session, resting, fill)
+        _fill(session, order, fill)
     if order.status == OrderStatus.OPEN and TimeInForce(order.time_in_force) in (TimeInForce.IOC, TimeInForce.FOK):
         _close(session, order, OrderStatus.CANCELLED, "immediate or cancel: the rest did not fill at once")
     return trades
 
 
-def _fill(session: Session, order: BookOrder, fill_kg: int, fees: settlement.Fees) -> None:
+def _fill(session: Session, order: BookOrder, fill_kg: int) -> None:
     """Count a fill; an order filled in full is closed in the same statement (a CHECK ties the two).
-    A buy keeps holding exactly what its rest needs at its limit: a fill at a better price, or the
-    fen a fee rounded down, is free again at once."""
+    (A buy's hold was already brought to what its rest needs by the trade's settlement.)"""
     filled = col(BookOrder.filled_kg) + fill_kg
     result = session.execute(update(BookOrder).where(
         col(BookOrder.id) == order.id, col(BookOrder.status) == OrderStatus.OPEN.value,
         filled <= col(BookOrder.quantity_kg))
         .values(filled_kg=filled, updated_at=datetime.now(UTC),
                 status=case((filled == col(BookOrder.quantity_kg), OrderStatus.FILLED.value),
-                            else_=OrderStatus.OPEN.value)))
-    if rows_changed(result) != 1:
+                            else_=OrderStatus.OPEN.value))
+        .returning(col(BookOrder.filled_kg), col(BookOrder.status))
+        .execution_options(synchronize_session=False))
+    changed = result.one_or_none()
+    if changed is None:
         raise AssertionError(f"order {order.public_id} cannot fill {fill_kg} kg more")
-    session.refresh(order)
-    if order.side == OrderSide.BUY:
-        rest = order.quantity_kg - order.filled_kg
-        cash.resize_hold(session, order.public_id, hold_for(rest, order.price_fen_per_t, fees) if rest else 0)
+    refresh_loaded(session, BookOrder, pk(order), changed._asdict())
 
 
 def _close(session: Session, order: BookOrder, status: OrderStatus, reason: str) -> None:
@@ -343,7 +360,7 @@ def amend_order(session: Session, party: Party, public_id: str, price_fen_per_t:
     if loses_priority:
         order.priority = _next_priority(session, product)
     session.flush()
-    return Placed(order, _match(session, product, order, fees, now))
+    return Placed(order, _match(session, product, order, fees, now, incoming_holds=True))
 
 
 def _account(session: Session, order: BookOrder) -> Account:

@@ -9,16 +9,17 @@ with its own reference, used once. `audit_cash` replays the journal against the 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlmodel import Session, col
 
 from registry.errors import PermissionDenied
 from registry.ids import new_public_id
 from registry.ledger.audit import AuditReport
-from registry.models import MAX_QUANTITY_KG, Party, Role, get_by_public_id, pk, rows_changed
+from registry.models import MAX_QUANTITY_KG, Party, Role, get_by_public_id, pk, refresh_loaded, rows_changed
 from registry.parties import require_role
 from trading.errors import (
     BankReferenceUsed,
@@ -56,32 +57,51 @@ def validate_amount(amount_fen: object) -> int:
 
 def post(session: Session, kind: str, reference: str, lines: list[Line], bank_reference: str | None = None,
          ) -> CashEntry:
-    """Write one balanced entry and apply its lines to the balances, accounts in id order (a fixed
-    lock order). A line that would take a balance below zero refuses the whole entry."""
+    """Write one balanced entry and apply its lines to the balances: one conditional update per
+    account, in id order (a fixed lock order). A line that would take a balance below zero refuses
+    the whole entry."""
     if sum(line.amount_fen for line in lines) != 0:
         raise AssertionError(f"unbalanced cash entry {kind} {reference}")
     entry = CashEntry(public_id=new_public_id("cjn"), kind=kind, reference=reference, bank_reference=bank_reference)
     session.add(entry)
     session.flush()
-    for line in sorted(lines, key=lambda line: (line.account_id, line.bucket)):
-        if line.amount_fen == 0:
-            continue
-        column = col(CashAccount.available_fen) if line.bucket == AVAILABLE else col(CashAccount.held_fen)
-        guard = [col(CashAccount.id) == line.account_id, col(CashAccount.status) == "open"]
-        if line.amount_fen < 0:
-            guard.append((column + line.amount_fen >= 0) | (col(CashAccount.kind) == CashAccountKind.CLEARING.value))
-        values = {"available_fen" if line.bucket == AVAILABLE else "held_fen": column + line.amount_fen}
-        if rows_changed(session.execute(update(CashAccount).where(*guard).values(**values))) != 1:
-            account = session.get(CashAccount, line.account_id)
-            if account is not None and account.status != "open":
-                raise CashAccountClosed(f"cash account {account.public_id} is closed")
-            what = "free" if line.bucket == AVAILABLE else "held"
-            raise InsufficientCash(f"cash account {account.public_id if account else line.account_id} has less "
-                                   f"{what} cash than the {-line.amount_fen:,} fen this needs")
-        session.add(CashLine(entry_id=pk(entry), account_id=line.account_id, bucket=line.bucket,
-                             amount_fen=line.amount_fen))
-    session.flush()
+    changes: dict[int, dict[str, int]] = defaultdict(lambda: {AVAILABLE: 0, HELD: 0})
+    for line in lines:
+        changes[line.account_id][line.bucket] += line.amount_fen
+    for account_id in sorted(changes):
+        _change_balances(session, account_id, changes[account_id])
+    session.execute(insert(CashLine), [
+        {"entry_id": pk(entry), "account_id": line.account_id, "bucket": line.bucket, "amount_fen": line.amount_fen}
+        for line in lines if line.amount_fen])
     return entry
+
+
+def _change_balances(session: Session, account_id: int, deltas: dict[str, int]) -> None:
+    columns = {AVAILABLE: col(CashAccount.available_fen), HELD: col(CashAccount.held_fen)}
+    guard = [col(CashAccount.id) == account_id, col(CashAccount.status) == "open"]
+    values = {}
+    for bucket, delta in deltas.items():
+        if delta:
+            values[f"{bucket}_fen"] = columns[bucket] + delta
+        if delta < 0:
+            guard.append((columns[bucket] + delta >= 0) | (col(CashAccount.kind) == CashAccountKind.CLEARING.value))
+    if not values:
+        return
+    changed = session.execute(update(CashAccount).where(*guard).values(**values)
+                              .returning(col(CashAccount.available_fen), col(CashAccount.held_fen))
+                              .execution_options(synchronize_session=False)).one_or_none()
+    if changed is not None:
+        refresh_loaded(session, CashAccount, account_id, changed._asdict())
+        return
+    account = session.get(CashAccount, account_id, populate_existing=True)
+    if account is None:
+        raise AssertionError(f"no cash account {account_id}")
+    if account.status != "open":
+        raise CashAccountClosed(f"cash account {account.public_id} is closed")
+    bucket = next(b for b, delta in deltas.items() if delta < 0 and getattr(account, f"{b}_fen") + delta < 0)
+    what = "free" if bucket == AVAILABLE else "held"
+    raise InsufficientCash(f"cash account {account.public_id} has less {what} cash than the {-deltas[bucket]:,} fen "
+                           "this needs")
 
 
 # --- accounts -----------------------------------------------------------------------------------
@@ -124,6 +144,19 @@ def cash_account_of(session: Session, party: Party) -> CashAccount:
     if account is None:
         raise UnknownCashAccount(f"{party.name} has no market cash account: open one first")
     return account
+
+
+def settlement_accounts(session: Session, payer: Party, payee: Party) -> tuple[CashAccount, CashAccount, CashAccount]:
+    """The payer's and the payee's cash accounts and the market's fee account, in one query: a trade's
+    settlement reads them while the product's matching lock may be held."""
+    found = session.execute(select(CashAccount).where(
+        col(CashAccount.party_id).in_([payer.id, payee.id]) | (col(CashAccount.public_id) == FEES_ACCOUNT))
+    ).scalars().all()
+    by_party = {account.party_id: account for account in found}
+    for party in (payer, payee):
+        if party.id not in by_party:
+            raise UnknownCashAccount(f"{party.name} has no market cash account: open one first")
+    return by_party[payer.id], by_party[payee.id], by_party[None]
 
 
 def system_account(session: Session, public_id: str) -> CashAccount:
@@ -226,43 +259,58 @@ def hold_cash(session: Session, account: CashAccount, reference: str, amount_fen
     return held
 
 
-def get_hold(session: Session, reference: str) -> CashHold:
-    held = session.execute(select(CashHold).where(col(CashHold.reference) == reference)).scalar_one_or_none()
+def get_hold(session: Session, reference: str) -> CashHold | None:
+    return session.execute(select(CashHold).where(col(CashHold.reference) == reference)).scalar_one_or_none()
+
+
+def _existing_hold(session: Session, reference: str) -> CashHold:
+    held = get_hold(session, reference)
     if held is None:
         raise AssertionError(f"no cash is held for {reference}")
     return held
 
 
-def _change_hold(session: Session, reference: str, delta_fen: int) -> CashHold:
-    result = session.execute(update(CashHold).where(col(CashHold.reference) == reference,
-                                                    col(CashHold.amount_fen) + delta_fen >= 0)
-                             .values(amount_fen=col(CashHold.amount_fen) + delta_fen))
+def _set_hold(session: Session, held: CashHold, amount_fen: int) -> None:
+    """Conditional on the amount read: two commands never both spend or release one hold."""
+    result = session.execute(update(CashHold).where(col(CashHold.id) == held.id,
+                                                    col(CashHold.amount_fen) == held.amount_fen)
+                             .values(amount_fen=amount_fen).execution_options(synchronize_session=False))
     if rows_changed(result) != 1:
-        raise AssertionError(f"the cash held for {reference} cannot change by {delta_fen} fen")
-    return get_hold(session, reference)
+        raise AssertionError(f"the cash held for {held.reference} changed meanwhile")
+    refresh_loaded(session, CashHold, pk(held), {"amount_fen": amount_fen})
 
 
 def resize_hold(session: Session, reference: str, amount_fen: int) -> CashHold:
     """Hold exactly `amount_fen` for `reference` now: more from the free balance, or the excess back."""
-    held = get_hold(session, reference)
+    held = _existing_hold(session, reference)
     delta = amount_fen - held.amount_fen
     if delta:
         post(session, "hold" if delta > 0 else "hold_released", reference,
              [Line(held.account_id, AVAILABLE, -delta), Line(held.account_id, HELD, delta)])
-        held = _change_hold(session, reference, delta)
+        _set_hold(session, held, amount_fen)
     return held
 
 
 def release_hold(session: Session, reference: str) -> int:
-    """Return whatever is still held for `reference` to the free balance; returns the amount."""
-    amount = get_hold(session, reference).amount_fen
+    """Return whatever is still held for `reference`, if anything, to the free balance; returns the amount."""
+    held = get_hold(session, reference)
+    if held is None:
+        return 0
+    amount = held.amount_fen
     resize_hold(session, reference, 0)
     return amount
 
 
-def spend_from_hold(session: Session, reference: str, amount_fen: int) -> CashHold:
-    """Count `amount_fen` of the hold as spent (the caller posts the held cash's journal lines)."""
-    return _change_hold(session, reference, -amount_fen)
+def spend_from_hold(session: Session, reference: str, spent_fen: int, keep_fen: int = 0) -> list[Line]:
+    """Pay `spent_fen` from the hold and keep `keep_fen` of it held, what the order or bid still needs;
+    the rest is freed. Returns the payer's lines for the caller's entry: held cash out, the freed part
+    back to the free balance, so that one trade is one entry."""
+    held = _existing_hold(session, reference)
+    freed = held.amount_fen - spent_fen - keep_fen
+    if freed < 0:
+        raise AssertionError(f"the {held.amount_fen} fen held for {reference} do not cover {spent_fen} + {keep_fen}")
+    _set_hold(session, held, keep_fen)
+    return [Line(held.account_id, HELD, -(spent_fen + freed)), Line(held.account_id, AVAILABLE, freed)]
 
 
 # --- the audit --------------------------------------------------------------------------------------

@@ -53,22 +53,24 @@ def amount_of(quantity_kg: int, price_fen_per_t: int) -> int:
 
 def settle(session: Session, *, mode: str, seller: Party, seller_account: str, buyer: Party, buyer_account: str,
            lock_ref: str, price_fen_per_t: int, fees: Fees, offer_id: int | None = None,
-           quantity_kg: int | None = None, buyer_hold: str | None = None, venue: Venue | None = None,
-           proceeds_to: Party | None = None) -> Trade:
+           quantity_kg: int | None = None, buyer_hold: str | None = None, hold_kept_fen: int = 0,
+           venue: Venue | None = None, proceeds_to: Party | None = None) -> Trade:
     """Deliver the units locked under `lock_ref` (all, or the first `quantity_kg`) to the buyer and pay
     the seller (or `proceeds_to`: a pledgee selling pledged credits), fees to the market: from the
-    buyer's free cash, or from the cash held for `buyer_hold` (its order or bid)."""
+    buyer's free cash, or from the cash held for `buyer_hold` (its order or bid), of which
+    `hold_kept_fen` stays held for what the order still needs and the rest is freed in the same entry."""
     trade_id = new_public_id("trd")
     movement = credits.deliver_locked(session, seller_account, lock_ref, buyer_account, {"trade": trade_id},
                                       quantity_kg)
     amount = amount_of(movement.quantity_kg, price_fen_per_t)
     buyer_fee, seller_fee = fees.buyer_fee(amount), fees.seller_fee(amount)
-    buyer_cash, seller_cash = cash.cash_account_of(session, buyer), cash.cash_account_of(session, proceeds_to or seller)
-    fee_account = cash.system_account(session, cash.FEES_ACCOUNT)
-    if buyer_hold is not None:
-        cash.spend_from_hold(session, buyer_hold, amount + buyer_fee)
+    buyer_cash, seller_cash, fee_account = cash.settlement_accounts(session, buyer, proceeds_to or seller)
+    if buyer_hold is None:
+        paid = [cash.Line(pk(buyer_cash), cash.AVAILABLE, -(amount + buyer_fee))]
+    else:
+        paid = cash.spend_from_hold(session, buyer_hold, amount + buyer_fee, hold_kept_fen)
     cash_entry = cash.post(session, "settlement", trade_id, [
-        cash.Line(pk(buyer_cash), cash.AVAILABLE if buyer_hold is None else cash.HELD, -(amount + buyer_fee)),
+        *paid,
         cash.Line(pk(seller_cash), cash.AVAILABLE, amount - seller_fee),
         cash.Line(pk(fee_account), cash.AVAILABLE, buyer_fee + seller_fee),
     ])

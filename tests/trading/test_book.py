@@ -23,7 +23,17 @@ from tests.trading.book_world import CODE, FEES, MONDAY_10, SHANGHAI, Book, make
 from tests.trading.test_trading import snapshot
 from tests.world import issue
 from trading import book, cash, errors, market, products
-from trading.models import BookOrder, CashHold, CreditKind, OrderSide, Product, ProductState, TimeInForce, Trade
+from trading.models import (
+    BookOrder,
+    CashEntry,
+    CashHold,
+    CreditKind,
+    OrderSide,
+    Product,
+    ProductState,
+    TimeInForce,
+    Trade,
+)
 
 GTC, IOC, FOK, DAY = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.DAY
 
@@ -437,4 +447,25 @@ def test_a_resting_buy_holds_only_what_its_rest_needs(db: Database, bk: Book) ->
         assert cash.get_hold(s, bought.order.public_id).amount_fen == book.hold_for(1000, 5000, FEES) == 5015
         c = cash.get_cash_account(s, bk.traders["c"].cash)
         assert (c.available_fen, c.held_fen) == (5_000_000 - 4900 - 14 - 5015, 5015)
+    _book_is_consistent(db, bk)
+
+
+def test_a_buy_that_fills_at_once_pays_from_free_cash_one_entry_per_trade(db: Database, bk: Book) -> None:
+    place(db, bk, "a", "sell", 1000, 4900)
+    place(db, bk, "b", "sell", 1000, 5000)
+    paid = (4900 + 14) + (5000 + 15)  # each fill's amount and the buyer's 30 bp fee, rounded down
+    with db.write() as s:
+        c = cash.get_cash_account(s, bk.traders["c"].cash)  # loaded before the order: kept up to date by it
+        placed = book.place_order(s, bk.traders["c"].party, CODE, book.OrderTerms(
+            OrderSide.BUY, bk.traders["c"].account, 2000, 5000, GTC), FEES, MONDAY_10)
+        assert [t.price_fen_per_t for t in placed.trades] == [4900, 5000]
+        assert (c.available_fen, c.held_fen) == (5_000_000 - paid, 0)
+    with db.read() as s:
+        assert cash.get_hold(s, placed.order.public_id) is None  # nothing rested, so nothing was ever held
+        references = [placed.order.public_id, *(t.public_id for t in placed.trades)]
+        kinds = s.execute(select(CashEntry.kind).where(col(CashEntry.reference).in_(references))).scalars().all()
+        assert kinds == ["settlement", "settlement"]
+        c = cash.get_cash_account(s, bk.traders["c"].cash)
+        assert (c.available_fen, c.held_fen) == (5_000_000 - paid, 0)
+    assert order_state(db, placed.order.public_id) == ("filled", 2000)
     _book_is_consistent(db, bk)
