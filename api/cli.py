@@ -26,6 +26,7 @@ from api.cli_roles import (
     report_app,
     retire,
     transfer,
+    transfer_batch,
     verifier_app,
     verify_statement,
 )
@@ -66,6 +67,7 @@ app.add_typer(product_app, name="product")
 app.add_typer(order_app, name="order")
 app.add_typer(auction_app, name="auction")
 app.command("transfer")(transfer)
+app.command("transfer-batch")(transfer_batch)
 app.command("retire")(retire)
 app.command("verify-statement")(verify_statement)
 app.command("apply")(apply)

@@ -1,5 +1,5 @@
-"""`cir party|verifier|project|report|account|registry|proof|application …`, `cir transfer`, `cir retire`,
-`cir apply`: each role's steps against a running registry.
+"""`cir party|verifier|project|report|account|registry|proof|application …`, `cir transfer`, `cir transfer-batch`,
+`cir retire`, `cir apply`: each role's steps against a running registry.
 
 They talk HTTP through `api.client.RegistryClient`: `--url` (or CIR_URL) and `--api-key` (or
 CIR_API_KEY). `cir verifier keygen`, `cir verifier sign` and `cir verify-statement` work offline:
@@ -498,6 +498,26 @@ def transfer(
                f"(ledger entry {moved['ledger_entry']})")
     for units in moved["units"]:
         typer.echo(f"  {units['serial']}")
+
+
+def transfer_batch(
+    file: Annotated[Path, typer.Argument(help="CSV: from_account,to_account,quantity_kg, one transfer a line")],
+    idempotency_key: Annotated[str | None, typer.Option(help="Retrying with the same key does it once")] = None,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Up to 10,000 transfers in one command, all or none (oldest units first); prints each one's ledger entry."""
+    from registry.credits import batch_from_csv
+    from registry.errors import RegistryError
+
+    try:
+        transfers = [vars(transfer) for transfer in batch_from_csv(file.read_text(encoding="utf-8"))]
+    except (OSError, UnicodeDecodeError, RegistryError) as exc:
+        typer.echo(f"cannot read {file}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    done = _call(url, api_key, lambda c: c.transfer_batch(transfers, idempotency_key))["transfers"]
+    _table(done, ["id", "from_account", "to_account", "quantity_kg", "ledger_entry"])
+    typer.echo(f"{len(done):,} transfers, {sum(t['quantity_kg'] for t in done):,} kg")
 
 
 def retire(

@@ -131,6 +131,11 @@ class RegistryClient:
                 "serial_range": serial_range, **narrow}
         return self.request("POST", "/transfers", json=_params(**body), headers=_idempotency(idempotency_key))
 
+    def transfer_batch(self, transfers: list[Json], idempotency_key: str | None = None) -> Json:
+        """Up to 10,000 transfers ({from_account, to_account, quantity_kg}, oldest units first), all or none."""
+        return self.request("POST", "/transfers/batch", json={"transfers": transfers},
+                            headers=_idempotency(idempotency_key))
+
     def retire(self, from_account: str, beneficiary_name: str, beneficiary_type: str, purpose: str,
                claim_period_start: str, claim_period_end: str, quantity_kg: int | None = None,
                serial_range: Json | None = None, public_note: str = "", idempotency_key: str | None = None,

@@ -60,11 +60,16 @@ _ACCOUNT_REFS = select(_ACCOUNTS.c.id, _ACCOUNTS.c.public_id, _ACCOUNTS.c.party_
 )
 
 
+def find_accounts(session: Session, public_ids: Iterable[str]) -> dict[str, AccountRef]:
+    """Several accounts in one query, keyed by public id: those that exist."""
+    rows = session.connection().execute(_ACCOUNT_REFS, {"public_ids": sorted(set(public_ids))}).all()
+    return {row.public_id: row for row in rows}
+
+
 def get_accounts(session: Session, public_ids: Iterable[str]) -> dict[str, AccountRef]:
     """Several accounts in one query, keyed by public id; raises for any that is unknown."""
     wanted = set(public_ids)
-    rows = session.connection().execute(_ACCOUNT_REFS, {"public_ids": sorted(wanted)}).all()
-    found: dict[str, AccountRef] = {row.public_id: row for row in rows}
+    found = find_accounts(session, wanted)
     for public_id in sorted(wanted - found.keys()):
         raise errors.UnknownAccount(f"no account {public_id}")
     return found

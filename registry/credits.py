@@ -9,6 +9,9 @@ status it was read with, so of two racing commands for the same units exactly on
 
 from __future__ import annotations
 
+import csv
+import io
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -18,9 +21,16 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
 from registry import errors
-from registry.accounts import CANCELLATION_ACCOUNT, RETIREMENT_ACCOUNT, AccountRef, get_accounts, require_holder
+from registry.accounts import (
+    CANCELLATION_ACCOUNT,
+    RETIREMENT_ACCOUNT,
+    AccountRef,
+    find_accounts,
+    get_accounts,
+    require_holder,
+)
 from registry.ids import new_public_id
-from registry.ledger.entries import MOVEMENT_RULES, EntryType, append_entry
+from registry.ledger.entries import MOVEMENT_RULES, EntryType, NewEntry, append_entries, append_entry
 from registry.models import (
     MAX_QUANTITY_KG,
     AccountKind,
@@ -65,6 +75,11 @@ _MOVE_WHOLE_BLOCK = update(BLOCKS).where(*_GUARD).values(
 )
 _SHRINK_BLOCK = update(BLOCKS).where(*_GUARD).values(
     first_unit=bindparam("keep_first"), last_unit=bindparam("keep_last"), quantity_kg=bindparam("keep_quantity")
+)
+# A batch's block whose units all go: it becomes the first of its pieces.
+_MOVE_FIRST_PIECE = update(BLOCKS).where(*_GUARD).values(
+    account_id=bindparam("to_account"), status=bindparam("to_status"), first_unit=bindparam("first"),
+    last_unit=bindparam("last"), quantity_kg=bindparam("quantity"),
 )
 _INSERT_BLOCKS = insert(BLOCKS)
 
@@ -429,12 +444,16 @@ def _apply(
 
 def _holder_accounts(session: Session, actor: Party, from_public_id: str, *others: str) -> dict[str, AccountRef]:
     accounts = get_accounts(session, [from_public_id, *others])
-    source = accounts[from_public_id]
+    _require_may_move(actor, accounts[from_public_id])
+    return accounts
+
+
+def _require_may_move(actor: Party, source: AccountRef) -> None:
+    """A holding account's units move at its holder's word; the registry's own accounts at the registrar's."""
     if source.kind == AccountKind.HOLDING:
         require_holder(actor, source)
     else:
         require_role(actor, Role.REGISTRAR)
-    return accounts
 
 
 def _take_units(session: Session, kind: EntryType, source: AccountRef, quantity_kg: int | None,
@@ -471,12 +490,137 @@ def transfer_credits(
 ) -> Movement:
     accounts = _holder_accounts(session, actor, from_account, to_account)
     source, target = accounts[from_account], accounts[to_account]
+    kind = _transfer_kind(source, target)
+    return _record_movement(session, kind, source, target, _take_units(session, kind, source, quantity_kg, selection))
+
+
+def _transfer_kind(source: AccountRef, target: AccountRef) -> EntryType:
     if source.id == target.id:
         raise errors.InvalidRequest("the source and destination accounts are the same")
     if target.kind in (AccountKind.RETIREMENT, AccountKind.CANCELLATION):
         raise errors.InvalidRequest("use retire or cancel to move credits out of circulation")
-    kind = EntryType.BUFFER_CONTRIBUTION if target.kind == AccountKind.BUFFER else EntryType.TRANSFER
-    return _record_movement(session, kind, source, target, _take_units(session, kind, source, quantity_kg, selection))
+    return EntryType.BUFFER_CONTRIBUTION if target.kind == AccountKind.BUFFER else EntryType.TRANSFER
+
+
+# --- batches: an aggregator moving credits for thousands of households in one command -------------
+
+MAX_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class BatchTransfer:
+    from_account: str
+    to_account: str
+    quantity_kg: int  # the oldest units of the source account
+
+
+BATCH_COLUMNS = ("from_account", "to_account", "quantity_kg")
+
+
+def batch_from_csv(text: str) -> list[BatchTransfer]:
+    """A batch file, as the CLI and the web page take it: CSV with a header line naming the columns
+    from_account, to_account and quantity_kg (whole kilograms), one transfer a line."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    missing = [column for column in BATCH_COLUMNS if column not in (reader.fieldnames or [])]
+    if missing:
+        raise errors.InvalidRequest(f"the batch file has no column {', '.join(missing)}: its first line names "
+                                    f"the columns {','.join(BATCH_COLUMNS)}")
+    batch = []
+    for line, row in enumerate(reader, 2):
+        quantity = (row["quantity_kg"] or "").strip()
+        if not quantity.isdigit():
+            raise errors.InvalidQuantity(f"line {line}: quantity_kg {quantity!r} is not a whole number of kilograms")
+        batch.append(BatchTransfer((row["from_account"] or "").strip(), (row["to_account"] or "").strip(),
+                                   int(quantity)))
+    return batch
+
+
+def transfer_batch(session: Session, actor: Party, transfers: list[BatchTransfer]) -> list[Movement]:
+    """Up to MAX_BATCH transfers in one transaction, all or nothing, each with its own ledger entry,
+    in the order given. Each source account's units are selected and locked once for all its
+    transfers, source accounts in id order (a fixed lock order, so two batches never deadlock), and
+    cut oldest first into consecutive ranges, one per transfer. A refusal names the transfer (from 1)."""
+    if not 1 <= len(transfers) <= MAX_BATCH:
+        raise errors.InvalidRequest(f"a batch holds 1 to {MAX_BATCH:,} transfers, not {len(transfers):,}")
+    accounts = find_accounts(session, {t.from_account for t in transfers} | {t.to_account for t in transfers})
+    kinds: list[EntryType] = []
+    by_source: dict[int, list[int]] = defaultdict(list)
+    for number, transfer in enumerate(transfers, 1):
+        try:
+            validate_quantity(transfer.quantity_kg)
+            for public_id in (transfer.from_account, transfer.to_account):
+                if public_id not in accounts:
+                    raise errors.UnknownAccount(f"no account {public_id}")
+            source, target = accounts[transfer.from_account], accounts[transfer.to_account]
+            _require_may_move(actor, source)
+            kinds.append(_transfer_kind(source, target))
+        except errors.RegistryError as exc:
+            raise type(exc)(f"transfer {number}: {exc.message}") from None
+        by_source[source.id].append(number - 1)
+    rule = MOVEMENT_RULES[EntryType.TRANSFER]  # a buffer contribution moves units by the same rule
+    statuses = tuple(status.value for status in rule.from_statuses)
+    ranges: dict[int, list[UnitRange]] = {}
+    for source_id in sorted(by_source):
+        indices = by_source[source_id]
+        source = accounts[transfers[indices[0]].from_account]
+        wanted = [transfers[i].quantity_kg for i in indices]
+        takes = _select_oldest_first(session, source, statuses, sum(wanted), OldestFirstSelection())
+        targets = [accounts[transfers[i].to_account].id for i in indices]
+        for index, moved in zip(indices, _cut(session, takes, wanted, targets, rule.to_status.value), strict=True):
+            ranges[index] = moved
+    public_ids = [new_public_id(rule.id_prefix) for _ in transfers]
+    entries = append_entries(session, [
+        NewEntry(kind, {"id": public_id, "from": t.from_account, "to": t.to_account, "quantity_kg": t.quantity_kg,
+                        "units": [r.as_entry() for r in ranges[i]]},
+                 accounts[t.from_account].id, accounts[t.to_account].id)
+        for i, (t, kind, public_id) in enumerate(zip(transfers, kinds, public_ids, strict=True))])
+    return [Movement(public_id, kind, t.from_account, t.to_account, t.quantity_kg, ranges[i], entry_id, entry)
+            for i, (t, kind, public_id, (entry_id, entry))
+            in enumerate(zip(transfers, kinds, public_ids, entries, strict=True))]
+
+
+def _cut(session: Session, takes: list[_Take], wanted: list[int], targets: list[int], to_status: str,
+         ) -> list[list[UnitRange]]:
+    """Cut the taken units (each take starts at its block's first unit: oldest first) into consecutive
+    pieces of the wanted sizes, piece k for targets[k]. A block whose units are all taken becomes
+    its first piece; a block with units left keeps them, and its pieces become new blocks."""
+    pieces: list[list[UnitRange]] = [[] for _ in wanted]
+    moves, shrinks, new_blocks = [], [], []
+    k, left = 0, wanted[0]
+    for take in takes:
+        block, first, first_piece = take.block, take.first_unit, True
+        kept = take.last_unit < block.last_unit
+        while first <= take.last_unit:
+            while left == 0:
+                k, left = k + 1, wanted[k + 1]
+            last = min(take.last_unit, first + left - 1)
+            guard = {"b_id": block.id, "b_account": block.account_id, "b_status": block.status,
+                     "b_first": block.first_unit, "b_last": block.last_unit}
+            if first_piece and not kept:
+                public_id = block.public_id
+                moves.append({**guard, "to_account": targets[k], "to_status": to_status, "first": first, "last": last,
+                              "quantity": last - first + 1})
+            else:
+                public_id = new_public_id("blk")
+                new_blocks.append({
+                    "issuance_id": block.issuance_id, "project_id": block.project_id, "vintage": block.vintage,
+                    "public_id": public_id, "first_unit": first, "last_unit": last, "quantity_kg": last - first + 1,
+                    "account_id": targets[k], "status": to_status, "retirement_id": None, "lock_ref": None})
+            pieces[k].append(UnitRange(block.issuance_id, block.issuance_public_id,
+                                       serial_number(block.serial_prefix, first, last), first, last, public_id))
+            left -= last - first + 1
+            first, first_piece = last + 1, False
+        if kept:
+            shrinks.append({"b_id": block.id, "b_account": block.account_id, "b_status": block.status,
+                            "b_first": block.first_unit, "b_last": block.last_unit, "keep_first": take.last_unit + 1,
+                            "keep_last": block.last_unit, "keep_quantity": block.last_unit - take.last_unit})
+    connection = session.connection()
+    for statement, rows in ((_MOVE_FIRST_PIECE, moves), (_SHRINK_BLOCK, shrinks)):
+        if rows and connection.execute(statement, rows).rowcount != len(rows):
+            raise errors.CreditsNotAvailable("these credits changed while the request ran; retry")
+    if new_blocks:
+        connection.execute(_INSERT_BLOCKS, new_blocks)
+    return pieces
 
 
 @dataclass(frozen=True)

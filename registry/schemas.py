@@ -217,6 +217,21 @@ class TransferCreate(CreditSelection):
     to_account: str
 
 
+class BatchTransferIn(Strict):
+    from_account: str
+    to_account: str
+    quantity_kg: PositiveKg = Field(description="Kilograms, the oldest units of the source account")
+
+
+class TransferBatchCreate(Strict):
+    transfers: list[BatchTransferIn] = Field(
+        min_length=1, max_length=credits.MAX_BATCH,
+        description=f"1 to {credits.MAX_BATCH:,} transfers, done in the order given, all or none")
+
+    def to_batch(self) -> list[credits.BatchTransfer]:
+        return [credits.BatchTransfer(t.from_account, t.to_account, t.quantity_kg) for t in self.transfers]
+
+
 class RetirementCreate(CreditSelection):
     from_account: str
     beneficiary_name: Name
@@ -272,6 +287,10 @@ class MovementOut(BaseModel):
                                 last_unit=r.last_unit, quantity_kg=r.quantity_kg, block=r.block_public_id)
                    for r in m.ranges],
         )
+
+
+class TransferBatchOut(BaseModel):
+    transfers: list[MovementOut] = Field(description="One movement, with its own ledger entry, per transfer, in order")
 
 
 class IssuanceOut(BaseModel):

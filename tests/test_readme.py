@@ -87,6 +87,7 @@ def test_the_readme_demo_and_walkthrough_work_as_written(served: tuple[Path, dic
     assert (work / "retirements.csv").read_text().startswith("id,quantity_kg,beneficiary_name")
     assert "iss_" in out and '"cross_regional_retirements":1' in out
     assert '"quantity_kg":5000' in out and "2000 kg to acct_" in out and "transfer" in out
+    assert "2 transfers, 500 kg" in out  # cir transfer-batch batch.csv
     assert "WETLAND-REMOVALS" in out and "ask      6,150 fen/t       19,500 kg (1)" in out
     assert "Taizhou Bay salt-marsh removals, 30 t" in out and "8420" in out
     out = run("\n".join(shell_blocks("Walkthrough")), work, env, url)

@@ -93,6 +93,20 @@ def _transfer(s: Session, caller: Party, body: schemas.TransferCreate) -> schema
     return schemas.MovementOut.of(movement)
 
 
+@router.post("/transfers/batch", status_code=201, response_model=schemas.TransferBatchOut, tags=["credits"],
+             summary="Many transfers in one command, all or none: an aggregator distributing to its households",
+             description=f"Up to {credits.MAX_BATCH:,} transfers, each of the oldest units of its source account, "
+                         "done in the order given, each with its own ledger entry. If any transfer is refused, "
+                         "none is done, and the problem names the transfer (numbered from 1)." + WRITE_NOTE)
+def transfer_batch(body: schemas.TransferBatchCreate, write: Write) -> Response:
+    return write(body, _transfer_batch, body)
+
+
+def _transfer_batch(s: Session, caller: Party, body: schemas.TransferBatchCreate) -> schemas.TransferBatchOut:
+    return schemas.TransferBatchOut(transfers=[schemas.MovementOut.of(movement)
+                                               for movement in credits.transfer_batch(s, caller, body.to_batch())])
+
+
 @router.post("/retirements", status_code=201, response_model=schemas.RetirementOut, tags=["retirements"],
              summary="Retire credits for a beneficiary and claim period; retired units never move again",
              description="The proof bundle is ready at `proof_url` once the next checkpoint is signed "

@@ -67,7 +67,8 @@ MOVEMENT_RULES: dict[EntryType, MovementRule] = {
 }
 
 _ENTRIES = table(LedgerEntry)
-_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+# Entries in one statement, their ids returned in the order given (SQLAlchemy's insertmanyvalues).
+_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
 
 
 def utc_timestamp() -> str:
@@ -79,18 +80,30 @@ def canonical_json(value: Any) -> bytes:
     return rfc8785.dumps(value)
 
 
-def append_entry(
-    session: Session,
-    kind: EntryType,
-    body: dict[str, Any],
-    from_account_id: int | None,
-    to_account_id: int | None,
-) -> tuple[int, bytes]:
+@dataclass(frozen=True)
+class NewEntry:
+    kind: EntryType
+    body: dict[str, Any]
+    from_account_id: int | None
+    to_account_id: int | None
+
+
+def append_entry(session: Session, kind: EntryType, body: dict[str, Any], from_account_id: int | None,
+                 to_account_id: int | None) -> tuple[int, bytes]:
     """Write one entry in the caller's transaction; the sequencer gives it a leaf index later."""
-    document = {"v": ENTRY_FORMAT_VERSION, "type": kind.value, "time": utc_timestamp(), **body}
-    canonical = canonical_json(document)
-    entry_id: int = session.connection().execute(_INSERT_ENTRY, {
-        "kind": kind.value, "body": canonical, "from_account_id": from_account_id, "to_account_id": to_account_id,
-        "created_at": datetime.now(UTC),
-    }).scalar_one()
-    return entry_id, canonical
+    return append_entries(session, [NewEntry(kind, body, from_account_id, to_account_id)])[0]
+
+
+def append_entries(session: Session, entries: list[NewEntry]) -> list[tuple[int, bytes]]:
+    """Write entries in the caller's transaction, in the order given, with one statement: their ids
+    and canonical bytes."""
+    if not entries:
+        return []
+    now, created_at = utc_timestamp(), datetime.now(UTC)
+    documents = [canonical_json({"v": ENTRY_FORMAT_VERSION, "type": e.kind.value, "time": now, **e.body})
+                 for e in entries]
+    ids = session.connection().execute(_INSERT_ENTRIES, [
+        {"kind": e.kind.value, "body": document, "from_account_id": e.from_account_id,
+         "to_account_id": e.to_account_id, "created_at": created_at}
+        for e, document in zip(entries, documents, strict=True)]).scalars().all()
+    return list(zip(ids, documents, strict=True))

@@ -5,6 +5,7 @@ transferring, opening an account and reading its history. Credits that move are 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,12 @@ from tests.web.reports import OWNER, account_with_credits
 
 def _api(site: Site, who: str, path: str) -> Any:
     response = httpx.get(f"{site.url}/api/v1{path}", headers={"Authorization": f"Bearer {site.key(who)}"})
+    response.raise_for_status()
+    return response.json()
+
+
+def _api_post(site: Site, who: str, path: str, body: dict[str, Any]) -> Any:
+    response = httpx.post(f"{site.url}/api/v1{path}", json=body, headers={"Authorization": f"Bearer {site.key(who)}"})
     response.raise_for_status()
     return response.json()
 
@@ -125,3 +132,34 @@ def test_transfer_open_an_account_and_read_its_history(page: Page, site: Site) -
     expect(history.get_by_role("link", name=re.compile("^iss_"))).to_be_visible()
     expect(history).to_contain_text("1.250")
     expect(history).to_contain_text(opened)
+
+
+def test_an_aggregator_transfers_a_batch_from_a_csv_file(page: Page, site: Site, tmp_path: Path) -> None:
+    account = account_with_credits(site, 3_000)
+    households = [_api_post(site, OWNER, "/accounts", {"name": f"Household {i}"})["id"] for i in range(3)]
+    sign_in(page, site, OWNER)
+    page.goto(f"{site.url}/workspace/transfer")
+    page.get_by_role("link", name="Transfer a batch from a CSV file").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Transfer a batch")
+
+    page.get_by_role("button", name="Transfer the batch").click()  # no file chosen
+    expect(page.locator("#batch-error")).to_contain_text("Choose the batch file")
+    too_much = tmp_path / "too-much.csv"
+    too_much.write_text("from_account,to_account,quantity_kg\n" + "".join(
+        f"{account},{h},1200\n" for h in households))  # 3,600 kg of 3,000
+    page.get_by_label("Batch file").set_input_files(str(too_much))
+    page.get_by_role("button", name="Transfer the batch").click()
+    expect(page.locator("#batch-error")).to_contain_text("holds 3000 kg matching this request, not 3600 kg")
+    assert _api(site, OWNER, f"/accounts/{account}/balances")[0]["active_kg"] == 3_000  # nothing moved
+
+    july = tmp_path / "july.csv"
+    july.write_text("from_account,to_account,quantity_kg\n" + "".join(
+        f"{account},{h},{kg}\n" for h, kg in zip(households, (1_250, 980, 400), strict=True)))
+    page.get_by_label("Batch file").set_input_files(str(july))
+    page.get_by_role("button", name="Transfer the batch").click()
+    expect(page.get_by_role("status")).to_contain_text("Every transfer of the batch is recorded (3)")
+    assert _api(site, OWNER, f"/accounts/{account}/balances")[0]["active_kg"] == 370
+    assert [_api(site, OWNER, f"/accounts/{h}/balances")[0]["active_kg"] for h in households] == [1_250, 980, 400]
+    history = page.get_by_role("region", name="History")
+    for household in households:
+        expect(history).to_contain_text(household)

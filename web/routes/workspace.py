@@ -226,7 +226,7 @@ async def open_an_account(request: Request, db: DB, party: Viewer) -> Response:
 
 @router.get("/workspace/accounts/{account_id}", response_class=HTMLResponse)
 def account_page(request: Request, account_id: str, db: DB, party: Viewer, cursor: Text = None,
-                 moved: Text = None) -> HTMLResponse:
+                 moved: Text = None, batch: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
     me = require(party, request)
     with db.read() as session:
         account = get_readable_account(session, me, account_id)
@@ -234,7 +234,7 @@ def account_page(request: Request, account_id: str, db: DB, party: Viewer, curso
         history = queries.account_history(session, account, cursor or None, HISTORY_PAGE)
     next_url = f"/workspace/accounts/{account_id}?cursor={history.next_cursor}" if history.next_cursor else None
     return render(request, "workspace/account.html", party, summary.name, {
-        "account": summary, "history": history.items, "next_url": next_url, "moved": moved})
+        "account": summary, "history": history.items, "next_url": next_url, "moved": moved, "batch": batch})
 
 
 def _credit_form(request: Request, db: DB, party: Party, template: str, title: str, values: dict[str, str],
@@ -354,6 +354,50 @@ async def transfer(request: Request, db: DB, party: Viewer) -> Response:
         return _credit_form(request, db, me, "workspace/transfer.html", title, values, {where: exc.message},
                             error_status(exc))
     return redirect(f"/workspace/accounts/{body.from_account}?moved={movement}")
+
+
+BATCH_FILE_LIMIT = 4 * 1024 * 1024  # 10,000 lines of two account ids and a quantity take under 1 MB
+
+
+@router.get("/workspace/transfer/batch", response_class=HTMLResponse)
+def transfer_batch_form(request: Request, party: Viewer) -> HTMLResponse:
+    me = require(party, request)
+    return _batch_form(request, me, {})
+
+
+def _batch_form(request: Request, party: Party, errors_: dict[str, str], status_code: int = 200) -> HTMLResponse:
+    return render(request, "workspace/transfer_batch.html", party, translate(request, N_("Transfer a batch")),
+                  {"errors": errors_, "columns": credits.BATCH_COLUMNS, "limit": credits.MAX_BATCH},
+                  status_code)
+
+
+@router.post("/workspace/transfer/batch", response_class=HTMLResponse)
+async def transfer_batch(request: Request, db: DB, party: Viewer) -> Response:
+    """An aggregator's CSV of transfers, done all or none; then the (first) source account's history."""
+    me = require(party, request)
+    upload = chosen_file(await checked_form(request), "batch")
+    if upload is None:
+        return _batch_form(request, me, {"batch": translate(request, N_(
+            "Choose the batch file: CSV with the columns from_account, to_account, quantity_kg."))}, 422)
+    content = await upload.read(BATCH_FILE_LIMIT + 1)
+    try:
+        if len(content) > BATCH_FILE_LIMIT:
+            raise errors.InvalidRequest(translate(request, N_("The file is larger than 4 MB: split the batch.")))
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.InvalidRequest(translate(request, N_("The file is not UTF-8 text: save it as CSV UTF-8."))
+                                        ) from None
+        batch = credits.batch_from_csv(text)
+
+        def move_them() -> list[credits.Movement]:
+            with db.write() as session:
+                return credits.transfer_batch(session, me, batch)
+
+        done = await run_in_threadpool(move_them)
+    except RegistryError as exc:
+        return _batch_form(request, me, {"batch": exc.message}, error_status(exc))
+    return redirect(f"/workspace/accounts/{done[0].from_account}?batch={len(done)}")
 
 
 # --- my projects ----------------------------------------------------------------------------------

@@ -1,0 +1,120 @@
+"""Transfer batches on PostgreSQL: `POST /api/v1/transfers/batch` through `cir serve` against a raw-SQL floor.
+
+    .venv/bin/python bench/batch.py [--sizes 1000,10000] [--sources 8] [--repeat 3] [--workers 2]
+
+Needs a PostgreSQL server (CIR_BENCH_POSTGRES_URL, default 127.0.0.1:5432, user postgres); it creates and
+drops its own database, seeded as `bench/ledger.py` seeds it (256 source accounts, each one block of 10⁹
+units, and 256 sinks). A batch of N movements takes 7 kg each from `--sources` source accounts in turn to
+the sinks in turn, so every movement cuts a new block and writes a ledger entry. Printed per size: the
+request's wall time (client to answer, JSON both ways included) and movements/s, best and median of
+`--repeat`; and the floor: the same rows written in one transaction with raw psycopg (lock each source's
+block, shrink it once, insert the N new blocks and the N ledger entries with `executemany`), nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import ledger  # noqa: E402
+
+KG = 7
+FLOOR_ENTRY = b'{"from":"acct_floor","id":"trf_floor","quantity_kg":7,"to":"acct_floor","type":"transfer","units":[]}'
+
+
+def batch_body(pairs: list[tuple[str, str]], size: int, sources: int) -> dict[str, object]:
+    return {"transfers": [{"from_account": pairs[i % sources][0], "to_account": pairs[i % len(pairs)][1],
+                           "quantity_kg": KG} for i in range(size)]}
+
+
+def through_http(key: str, body: dict[str, object]) -> float:
+    started = time.perf_counter()
+    answer = httpx.post(f"http://127.0.0.1:{ledger.PORT}/api/v1/transfers/batch", json=body, timeout=600,
+                        headers={"Authorization": f"Bearer {key}"})
+    elapsed = time.perf_counter() - started
+    answer.raise_for_status()
+    assert len(answer.json()["transfers"]) == len(body["transfers"])  # type: ignore[arg-type]
+    return elapsed
+
+
+def floor(url: str, size: int, sources: int) -> float:
+    """The same rows with raw psycopg, one transaction: per source one locking select and one shrink, then
+    the new blocks and the ledger entries."""
+    raw = url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(raw) as conn:
+        source_ids = [row[0] for row in conn.execute(
+            "SELECT id FROM account WHERE name LIKE 'source %%' ORDER BY id LIMIT %s", (sources,))]
+        sinks = [row[0] for row in conn.execute("SELECT id FROM account WHERE name LIKE 'sink %' ORDER BY id")]
+        started = time.perf_counter()
+        with conn.transaction():
+            blocks, entries = [], []
+            for n, source in enumerate(source_ids):
+                block_id, issuance_id, first, project_id, vintage = conn.execute(
+                    "SELECT id, issuance_id, first_unit, project_id, vintage FROM credit_block WHERE account_id = %s "
+                    "AND status = 'active' ORDER BY vintage, issuance_id, first_unit LIMIT 8 FOR UPDATE",
+                    (source,)).fetchone() or (0, 0, 0, 0, 0)
+                mine = range(n, size, sources)
+                conn.execute("UPDATE credit_block SET first_unit = first_unit + %s, quantity_kg = quantity_kg - %s "
+                             "WHERE id = %s", (KG * len(mine), KG * len(mine), block_id))
+                for k, i in enumerate(mine):
+                    sink = sinks[i % len(sinks)]
+                    blocks.append((uuid.uuid4().hex, issuance_id, first + KG * k, first + KG * k + KG - 1, sink,
+                                   project_id, vintage))
+                    entries.append((FLOOR_ENTRY, source, sink))
+            with conn.cursor() as cursor:
+                cursor.executemany("INSERT INTO credit_block (public_id, issuance_id, first_unit, last_unit, "
+                                   f"quantity_kg, account_id, status, project_id, vintage) VALUES (%s, %s, %s, %s, "
+                                   f"{KG}, %s, 'active', %s, %s)", blocks)
+                cursor.executemany("INSERT INTO ledger_entry (kind, body, from_account_id, to_account_id, created_at) "
+                                   "VALUES ('transfer', %s, %s, %s, now())", entries)
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--sources", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    admin_url = os.environ.get("CIR_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    url = ledger.create_database(admin_url)
+    try:
+        ledger.upgrade_database(url)
+        key, pairs = ledger.seed(url)
+        with tempfile.TemporaryDirectory() as tmp:
+            server = ledger.start_server(url, args.workers, Path(tmp) / "key.pem")
+            try:
+                print(f"machine: {os.cpu_count()} cores; server: {args.workers} uvicorn workers + sequencer; "
+                      f"PostgreSQL on the same machine; {args.sources} source accounts, {KG} kg a movement")
+                for size in (int(s) for s in args.sizes.split(",")):
+                    body = batch_body(pairs, size, args.sources)
+                    runs = [through_http(key, body) for _ in range(args.repeat)]
+                    floors = [floor(url, size, args.sources) for _ in range(args.repeat)]
+                    best, median, best_floor = min(runs), statistics.median(runs), min(floors)
+                    print(f"{size:>6} movements: HTTP best {best:6.2f} s = {size / best:7.0f}/s, median "
+                          f"{size / median:7.0f}/s; raw SQL floor {best_floor:5.2f} s = {size / best_floor:7.0f}/s; "
+                          f"ratio {best_floor / best:.2f}")
+                print("target: ≥ 10,000 movements/s through HTTP")
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    finally:
+        ledger.drop_database(admin_url, url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Batches of transfers (an aggregator moving credits for its households in one command), through the
+service layer on SQLite and PostgreSQL: oldest units first, cut in the order given, one ledger entry
+each, all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.client import RegistryAPIError, RegistryClient
+from registry import credits, errors
+from registry.accounts import RETIREMENT_ACCOUNT, open_account
+from registry.credits import BatchTransfer
+from registry.db import Database
+from registry.ledger.audit import audit
+from registry.ledger.log import sequence_all
+from registry.ledger.models import LedgerEntry
+from registry.ledger.signing import LogSigner
+from registry.models import Account, CreditBlock
+from registry.settings import Settings
+from tests.live_server import live_server
+from tests.world import World, issue, make_world
+
+runner = CliRunner()
+
+
+@dataclass
+class Households:
+    world: World
+    accounts: list[str]  # the aggregator's households' accounts, held by the aggregator for them
+    second: str  # the aggregator's second account, with credits of its own
+    vintages: dict[str, int]  # issuance → vintage
+
+
+def households(db: Database, count: int = 6) -> Households:
+    """The aggregator (the world's owner) with 1,000 kg of 2024 credits and 5,000 kg of 2025 in its main
+    account, 2,000 kg of 2025 in a second account, and `count` more accounts to distribute to."""
+    world = make_world(db)
+    vintages = {issue(db, world, kg, vintage=vintage).ranges[0].issuance_public_id: vintage
+                for kg, vintage in ((1_000, 2024), (7_000, 2025))}
+    with db.write() as s:
+        accounts = [open_account(s, world.owner, f"Household {i}").public_id for i in range(count)]
+        second = open_account(s, world.owner, "Second").public_id
+        credits.transfer_credits(s, world.owner, world.owner_account, second, 2_000,
+                                 credits.OldestFirstSelection(vintage=2025))
+    return Households(world, accounts, second, vintages)
+
+
+def run_batch(db: Database, hh: Households, transfers: list[BatchTransfer]) -> list[credits.Movement]:
+    with db.write() as s:
+        return credits.transfer_batch(s, hh.world.owner, transfers)
+
+
+def held(db: Database) -> dict[str, int]:
+    with db.read() as s:
+        rows = s.execute(select(CreditBlock.account_id, func.sum(CreditBlock.quantity_kg))
+                         .group_by(CreditBlock.account_id)).all()
+        names = dict(s.execute(select(Account.id, Account.public_id)).all())
+    return {names[account_id]: int(total) for account_id, total in rows}
+
+
+def state(db: Database) -> tuple[object, ...]:
+    """Everything a refused batch must leave as it was: every block, and the ledger."""
+    with db.read() as s:
+        blocks = s.execute(select(CreditBlock.public_id, CreditBlock.account_id, CreditBlock.status,
+                                  CreditBlock.first_unit, CreditBlock.last_unit).order_by(CreditBlock.id)).all()
+        entries = s.execute(select(func.count()).select_from(LedgerEntry)).scalar_one()
+    return tuple(blocks), entries
+
+
+def test_a_batch_cuts_the_oldest_units_in_the_order_given(db: Database, signer: LogSigner) -> None:
+    hh = households(db)
+    main, h = hh.world.owner_account, hh.accounts
+    moved = run_batch(db, hh, [BatchTransfer(main, h[0], 300), BatchTransfer(main, h[1], 700),
+                               BatchTransfer(hh.second, h[2], 1_500), BatchTransfer(main, h[3], 400),
+                               BatchTransfer(main, h[4], 100), BatchTransfer(hh.second, h[5], 500)])
+    # main holds 2024 units 1–1,000 and 2025 units 2,001–7,000 (the second account took 1–2,000)
+    assert [[(hh.vintages[r.issuance_public_id], r.first_unit, r.last_unit) for r in m.ranges] for m in moved] == [
+        [(2024, 1, 300)], [(2024, 301, 1_000)], [(2025, 1, 1_500)], [(2025, 2_001, 2_400)], [(2025, 2_401, 2_500)],
+        [(2025, 1_501, 2_000)]]
+    assert [m.quantity_kg for m in moved] == [300, 700, 1_500, 400, 100, 500]
+    assert held(db) == {main: 4_500, h[0]: 300, h[1]: 700, h[2]: 1_500, h[3]: 400, h[4]: 100, h[5]: 500}
+    with db.read() as s:
+        entries = s.execute(select(LedgerEntry.id, LedgerEntry.kind).where(
+            LedgerEntry.id.in_([m.ledger_entry_id for m in moved])).order_by(LedgerEntry.id)).all()
+    assert [entry_id for entry_id, _ in entries] == [m.ledger_entry_id for m in moved]  # in the order given
+    assert {kind for _, kind in entries} == {"transfer"}
+    sequence_all(db, signer)
+    with db.snapshot() as s:
+        assert audit(s, signer.verifier_key).problems == []
+
+
+def test_a_batch_moves_what_the_same_transfers_one_by_one_would(db: Database) -> None:
+    hh = households(db, count=40)
+    batch = [BatchTransfer(hh.world.owner_account, account, 7 + 5 * i) for i, account in enumerate(hh.accounts)]
+    moved = run_batch(db, hh, batch)
+    one_by_one = households(db, count=40)  # a second aggregator with the same holdings
+    with db.write() as s:
+        singles = [credits.transfer_credits(s, one_by_one.world.owner, one_by_one.world.owner_account, account,
+                                            7 + 5 * i, credits.OldestFirstSelection())
+                   for i, account in enumerate(one_by_one.accounts)]
+    assert ([[(hh.vintages[r.issuance_public_id], r.first_unit, r.last_unit) for r in m.ranges] for m in moved]
+            == [[(one_by_one.vintages[r.issuance_public_id], r.first_unit, r.last_unit) for r in m.ranges]
+                for m in singles])
+    assert len({r.issuance_public_id for m in moved for r in m.ranges}) == 2  # the batch crossed a vintage
+
+
+Make = Callable[[Households], list[BatchTransfer]]
+
+
+def _ok(hh: Households, i: int) -> BatchTransfer:
+    return BatchTransfer(hh.world.owner_account, hh.accounts[i], 100)
+
+
+REFUSALS: list[tuple[str, type[errors.RegistryError], Make, str]] = [
+    ("an unknown account", errors.UnknownAccount,
+     lambda hh: [_ok(hh, 0), BatchTransfer(hh.world.owner_account, "acct_nope", 100)],
+     "transfer 2: no account acct_nope"),
+    ("another party's account as the source", errors.NotAccountHolder,
+     lambda hh: [_ok(hh, 0), BatchTransfer(hh.world.factory_account, hh.accounts[1], 1)], "transfer 2:"),
+    ("a zero quantity", errors.InvalidQuantity,
+     lambda hh: [_ok(hh, 0), _ok(hh, 1), BatchTransfer(hh.world.owner_account, hh.accounts[2], 0)], "transfer 3:"),
+    ("a source and destination the same", errors.InvalidRequest,
+     lambda hh: [BatchTransfer(hh.second, hh.second, 5), _ok(hh, 1)], "transfer 1:"),
+    ("credits out of circulation", errors.InvalidRequest,
+     lambda hh: [_ok(hh, 0), BatchTransfer(hh.world.owner_account, RETIREMENT_ACCOUNT, 5)], "transfer 2:"),
+    ("more than the source holds, together", errors.InsufficientCredits,
+     lambda hh: [BatchTransfer(hh.world.owner_account, a, 1_001) for a in hh.accounts], "holds 6000 kg"),
+    ("an empty batch", errors.InvalidRequest, lambda hh: [], "1 to 10,000 transfers"),
+    ("too many transfers", errors.InvalidRequest,
+     lambda hh: [_ok(hh, i % 6) for i in range(credits.MAX_BATCH + 1)], "not 10,001"),
+]
+
+
+@pytest.mark.parametrize(("name", "error", "make", "message"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_a_batch_with_one_bad_transfer_changes_nothing(db: Database, name: str, error: type[errors.RegistryError],
+                                                       make: Make, message: str) -> None:
+    hh = households(db)
+    before = state(db)
+    with pytest.raises(error) as refused:
+        run_batch(db, hh, make(hh))
+    assert message in refused.value.message
+    assert state(db) == before
+
+
+# --- through HTTP and the CLI, against a live server -------------------------------------------------
+
+
+def test_an_aggregator_distributes_to_its_households_from_a_csv_over_http(
+        db: Database, signer: LogSigner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hh = households(db, count=200)
+    settings = Settings(database_url=db.url, run_sequencer=False, blob_dir=tmp_path / "blobs")
+    with live_server(db, signer, settings) as url:
+        monkeypatch.setenv("CIR_URL", url)
+        batch = tmp_path / "july.csv"
+        batch.write_text("from_account,to_account,quantity_kg\n" + "".join(
+            f"{hh.world.owner_account},{account},{5 + i % 20}\n" for i, account in enumerate(hh.accounts)))
+        done = runner.invoke(app, ["transfer-batch", str(batch), "--idempotency-key", "july-2025"],
+                             env={"CIR_API_KEY": hh.world.owner_key})
+        assert done.exit_code == 0, done.output
+        assert done.output.splitlines()[-1] == "200 transfers, 2,900 kg"  # 200 × 5 + 10 × (0 + … + 19)
+        after = held(db)
+        assert [after[account] for account in hh.accounts] == [5 + i % 20 for i in range(200)]
+        again = runner.invoke(app, ["transfer-batch", str(batch), "--idempotency-key", "july-2025"],
+                              env={"CIR_API_KEY": hh.world.owner_key})
+        assert again.output == done.output and held(db) == after  # the retry replayed, nothing moved twice
+
+        with RegistryClient(url, hh.world.owner_key) as client:
+            answer = client.transfer_batch([{"from_account": hh.second, "to_account": hh.accounts[0],
+                                             "quantity_kg": 5}])
+            assert [(t["type"], t["quantity_kg"], len(t["units"])) for t in answer["transfers"]] == [("transfer", 5, 1)]
+            before = state(db)
+            for bad, status, says in [
+                ([{"from_account": hh.second, "to_account": hh.accounts[1], "quantity_kg": 5},
+                  {"from_account": hh.second, "to_account": hh.accounts[2], "quantity_kg": -5}], 422, "quantity_kg"),
+                ([{"from_account": hh.second, "to_account": hh.accounts[1], "quantity_kg": 5},
+                  {"from_account": hh.world.factory_account, "to_account": hh.accounts[2], "quantity_kg": 5}],
+                 403, "transfer 2:"),
+                ([{"from_account": hh.second, "to_account": hh.accounts[1], "quantity_kg": 10**6}], 409,
+                 "not 1000000 kg"),
+                ([], 422, "transfers"),
+            ]:
+                with pytest.raises(RegistryAPIError) as refused:
+                    client.transfer_batch(bad)
+                assert refused.value.status == status and says in str(refused.value), refused.value
+            assert state(db) == before
+
+        broken = tmp_path / "broken.csv"
+        broken.write_text(f"from_account,to_account,quantity_kg\n{hh.second},{hh.accounts[1]},ten\n")
+        refused_file = runner.invoke(app, ["transfer-batch", str(broken)], env={"CIR_API_KEY": hh.world.owner_key})
+        assert refused_file.exit_code == 1 and "line 2: quantity_kg 'ten'" in refused_file.output
+        assert state(db) == before
+
+
+def test_a_batch_file_is_csv_with_named_columns() -> None:
+    text = "\ufeffto_account,quantity_kg,from_account,note\nacct_b, 120 ,acct_a,July\nacct_c,5,acct_a,\n"
+    assert credits.batch_from_csv(text) == [BatchTransfer("acct_a", "acct_b", 120),
+                                            BatchTransfer("acct_a", "acct_c", 5)]
+    with pytest.raises(errors.InvalidRequest, match="no column quantity_kg"):
+        credits.batch_from_csv("from_account,to_account,kg\nacct_a,acct_b,5\n")
+    with pytest.raises(errors.InvalidQuantity, match=r"line 3: quantity_kg '1\.5'"):
+        credits.batch_from_csv("from_account,to_account,quantity_kg\nacct_a,acct_b,5\nacct_a,acct_b,1.5\n")
