@@ -29,6 +29,7 @@ from registry.accounts import (
     get_accounts,
     require_holder,
 )
+from registry.db import copies, copy_rows
 from registry.ids import new_public_id
 from registry.ledger.entries import MOVEMENT_RULES, EntryType, NewEntry, append_entries, append_entry
 from registry.models import (
@@ -618,7 +619,10 @@ def _cut(session: Session, takes: list[_Take], wanted: list[int], targets: list[
     for statement, rows in ((_MOVE_FIRST_PIECE, moves), (_SHRINK_BLOCK, shrinks)):
         if rows and connection.execute(statement, rows).rowcount != len(rows):
             raise errors.CreditsNotAvailable("these credits changed while the request ran; retry")
-    if new_blocks:
+    if copies(connection, len(new_blocks)):
+        columns = tuple(new_blocks[0])
+        copy_rows(connection, "credit_block", columns, ([block[c] for c in columns] for block in new_blocks))
+    elif new_blocks:
         connection.execute(_INSERT_BLOCKS, new_blocks)
     return pieces
 

@@ -12,12 +12,12 @@ tables with each other (the audit).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -108,3 +108,30 @@ class Database:
             self.read_engine.dispose()
             self.snapshot_engine.dispose()
         self.write_engine.dispose()  # on PostgreSQL the read engines share its pool
+
+
+# --- PostgreSQL's bulk path ------------------------------------------------------------------------
+
+# From this many rows a batch goes to PostgreSQL by COPY: several times faster than INSERTs, however
+# batched. SQLite, and smaller batches, keep the portable INSERT (the same tests run on both).
+COPY_FROM_ROWS = 100
+
+
+def copies(connection: Connection, rows: int) -> bool:
+    return connection.dialect.name == "postgresql" and rows >= COPY_FROM_ROWS
+
+
+def next_ids(connection: Connection, table: str, count: int) -> list[int]:
+    """`count` new ids from the table's own sequence, ascending: rows written by COPY take them."""
+    return sorted(connection.exec_driver_sql(
+        "SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) FROM generate_series(1, %(count)s)",
+        {"table": table, "count": count}).scalars())
+
+
+def copy_rows(connection: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY rows into a table, in the connection's transaction (PostgreSQL; the caller checks `copies`)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None  # the connection is checked out, inside the caller's transaction
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)

@@ -167,6 +167,14 @@ def test_an_aggregator_distributes_to_its_households_from_a_csv_over_http(
         assert done.output.splitlines()[-1] == "200 transfers, 2,900 kg"  # 200 × 5 + 10 × (0 + … + 19)
         after = held(db)
         assert [after[account] for account in hh.accounts] == [5 + i % 20 for i in range(200)]
+        with db.read() as s:  # 200 rows: on PostgreSQL the blocks and the entries went by COPY
+            entries = s.execute(select(LedgerEntry.to_account_id).where(LedgerEntry.kind == "transfer")
+                                .order_by(LedgerEntry.id)).scalars().all()
+            ids = dict(s.execute(select(Account.public_id, Account.id)).all())
+        assert entries[-200:] == [ids[account] for account in hh.accounts]  # in the file's order
+        sequence_all(db, signer)
+        with db.snapshot() as s:
+            assert audit(s, signer.verifier_key).problems == []
         again = runner.invoke(app, ["transfer-batch", str(batch), "--idempotency-key", "july-2025"],
                               env={"CIR_API_KEY": hh.world.owner_key})
         assert again.output == done.output and held(db) == after  # the retry replayed, nothing moved twice

@@ -17,6 +17,7 @@ import rfc8785
 from sqlalchemy import insert
 from sqlmodel import Session
 
+from registry.db import copies, copy_rows, next_ids
 from registry.ledger.models import LedgerEntry
 from registry.models import BlockStatus, table
 
@@ -102,8 +103,15 @@ def append_entries(session: Session, entries: list[NewEntry]) -> list[tuple[int,
     now, created_at = utc_timestamp(), datetime.now(UTC)
     documents = [canonical_json({"v": ENTRY_FORMAT_VERSION, "type": e.kind.value, "time": now, **e.body})
                  for e in entries]
-    ids = session.connection().execute(_INSERT_ENTRIES, [
-        {"kind": e.kind.value, "body": document, "from_account_id": e.from_account_id,
-         "to_account_id": e.to_account_id, "created_at": created_at}
-        for e, document in zip(entries, documents, strict=True)]).scalars().all()
+    connection = session.connection()
+    if copies(connection, len(entries)):
+        ids = next_ids(connection, "ledger_entry", len(entries))
+        copy_rows(connection, "ledger_entry", ("id", "kind", "body", "from_account_id", "to_account_id", "created_at"),
+                  ((entry_id, e.kind.value, document, e.from_account_id, e.to_account_id, created_at)
+                   for entry_id, e, document in zip(ids, entries, documents, strict=True)))
+    else:
+        ids = list(connection.execute(_INSERT_ENTRIES, [
+            {"kind": e.kind.value, "body": document, "from_account_id": e.from_account_id,
+             "to_account_id": e.to_account_id, "created_at": created_at}
+            for e, document in zip(entries, documents, strict=True)]).scalars())
     return list(zip(ids, documents, strict=True))
