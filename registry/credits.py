@@ -387,6 +387,12 @@ def _select(
 # --- moving units -----------------------------------------------------------------------------
 
 
+def _guard_of(block: Any) -> dict[str, Any]:
+    """The parameters of _GUARD: a block changes only if it is still exactly as it was read."""
+    return {"b_id": block.id, "b_account": block.account_id, "b_status": block.status,
+            "b_first": block.first_unit, "b_last": block.last_unit}
+
+
 def _apply(
     session: Session, takes: list[_Take], to_account_id: int, new_status: str, retirement_id: int | None = None,
     lock_ref: str | None = None,
@@ -401,8 +407,7 @@ def _apply(
     new_blocks: list[dict[str, Any]] = []
     for take in takes:
         block = take.block
-        guard = {"b_id": block.id, "b_account": block.account_id, "b_status": block.status,
-                 "b_first": block.first_unit, "b_last": block.last_unit}
+        guard = _guard_of(block)
         if take.first_unit == block.first_unit and take.last_unit == block.last_unit:
             statement = _MOVE_WHOLE_BLOCK
             params = {**guard, "to_account": to_account_id, "to_status": new_status, "to_retirement": retirement_id,
@@ -590,13 +595,11 @@ def _cut(session: Session, takes: list[_Take], wanted: list[int], targets: list[
     k, left = 0, wanted[0]
     for take in takes:
         block, first, first_piece = take.block, take.first_unit, True
-        kept = take.last_unit < block.last_unit
+        kept, guard = take.last_unit < block.last_unit, _guard_of(block)
         while first <= take.last_unit:
             while left == 0:
                 k, left = k + 1, wanted[k + 1]
             last = min(take.last_unit, first + left - 1)
-            guard = {"b_id": block.id, "b_account": block.account_id, "b_status": block.status,
-                     "b_first": block.first_unit, "b_last": block.last_unit}
             if first_piece and not kept:
                 public_id = block.public_id
                 moves.append({**guard, "to_account": targets[k], "to_status": to_status, "first": first, "last": last,
@@ -612,9 +615,8 @@ def _cut(session: Session, takes: list[_Take], wanted: list[int], targets: list[
             left -= last - first + 1
             first, first_piece = last + 1, False
         if kept:
-            shrinks.append({"b_id": block.id, "b_account": block.account_id, "b_status": block.status,
-                            "b_first": block.first_unit, "b_last": block.last_unit, "keep_first": take.last_unit + 1,
-                            "keep_last": block.last_unit, "keep_quantity": block.last_unit - take.last_unit})
+            shrinks.append({**guard, "keep_first": take.last_unit + 1, "keep_last": block.last_unit,
+                            "keep_quantity": block.last_unit - take.last_unit})
     connection = session.connection()
     for statement, rows in ((_MOVE_FIRST_PIECE, moves), (_SHRINK_BLOCK, shrinks)):
         if rows and connection.execute(statement, rows).rowcount != len(rows):

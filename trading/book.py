@@ -48,7 +48,7 @@ from trading.errors import (
     QuantityOffLot,
     UnknownOrder,
 )
-from trading.models import BookOrder, OrderSide, OrderStatus, Product, ProductState, TimeInForce, Trade
+from trading.models import BookOrder, CashAccount, OrderSide, OrderStatus, Product, ProductState, TimeInForce, Trade
 
 # pg_advisory_xact_lock(class, product id): one matching command per product at a time.
 BOOK_LOCK_CLASS = 0x43495242  # "CIRB"
@@ -172,8 +172,7 @@ def place_order(session: Session, party: Party, product_code: str, terms: OrderT
     if side == OrderSide.BUY and terms.selection is not None:
         raise InvalidRequest("a buyer of a product receives qualifying credits oldest vintage first; "
                              "only a seller names units")
-    if side == OrderSide.BUY:
-        _require_cash(session, party, hold_for(quantity, price, fees))
+    buyer_cash = _require_cash(session, party, hold_for(quantity, price, fees)) if side == OrderSide.BUY else None
     serialise_matching(session, product)
     session.refresh(product)
     products.require_trading(product, now)  # the product may have been halted while this order waited
@@ -197,19 +196,21 @@ def place_order(session: Session, party: Party, product_code: str, terms: OrderT
         lock_qualifying(session, party, product, account.public_id, order.quantity_kg, terms.selection,
                         order.public_id, f"sell order on {product.code}")
     trades = _match(session, product, order, fees, now, incoming_holds=False)
-    if side == OrderSide.BUY and order.status == OrderStatus.OPEN:
+    if buyer_cash is not None and order.status == OrderStatus.OPEN:
         # An incoming buy pays its fills from free cash; what rests holds what it still needs.
-        cash.hold_cash(session, cash.cash_account_of(session, party), order.public_id,
+        cash.hold_cash(session, buyer_cash, order.public_id,
                        hold_for(order.quantity_kg - order.filled_kg, order.price_fen_per_t, fees))
     return Placed(order, trades)
 
 
-def _require_cash(session: Session, party: Party, needed_fen: int) -> None:
-    """A clear refusal up front for a buy its party cannot pay; the balance updates stay the guard."""
+def _require_cash(session: Session, party: Party, needed_fen: int) -> CashAccount:
+    """The buyer's cash account, with a clear refusal up front for a buy its party cannot pay; the
+    balance updates stay the guard."""
     account = cash.cash_account_of(session, party)
     if account.available_fen < needed_fen:
         raise InsufficientCash(f"cash account {account.public_id} has less free cash than the {needed_fen:,} fen "
                                "this order needs at its limit (its price and the buyer's fee)")
+    return account
 
 
 def lock_qualifying(session: Session, party: Party, product: Product | None, account: str, quantity_kg: int,

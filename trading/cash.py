@@ -98,7 +98,8 @@ def _change_balances(session: Session, account_id: int, deltas: dict[str, int]) 
         raise AssertionError(f"no cash account {account_id}")
     if account.status != "open":
         raise CashAccountClosed(f"cash account {account.public_id} is closed")
-    bucket = next(b for b, delta in deltas.items() if delta < 0 and getattr(account, f"{b}_fen") + delta < 0)
+    short = [b for b, delta in deltas.items() if delta < 0 and getattr(account, f"{b}_fen") + delta < 0]
+    bucket = short[0] if short else min(deltas, key=lambda b: deltas[b])  # a race may have refilled it since
     what = "free" if bucket == AVAILABLE else "held"
     raise InsufficientCash(f"cash account {account.public_id} has less {what} cash than the {-deltas[bucket]:,} fen "
                            "this needs")
