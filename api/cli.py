@@ -25,6 +25,7 @@ from api.cli_roles import (
     registry_app,
     report_app,
     retire,
+    retire_batch,
     transfer,
     transfer_batch,
     verifier_app,
@@ -69,6 +70,7 @@ app.add_typer(auction_app, name="auction")
 app.command("transfer")(transfer)
 app.command("transfer-batch")(transfer_batch)
 app.command("retire")(retire)
+app.command("retire-batch")(retire_batch)
 app.command("verify-statement")(verify_statement)
 app.command("apply")(apply)
 

@@ -500,24 +500,53 @@ def transfer(
         typer.echo(f"  {units['serial']}")
 
 
+def _read_batch(file: Path, parse: Callable[[str], list[T]]) -> list[T]:
+    from registry.errors import RegistryError
+
+    try:
+        return parse(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, RegistryError) as exc:
+        typer.echo(f"cannot read {file}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 def transfer_batch(
     file: Annotated[Path, typer.Argument(help="CSV: from_account,to_account,quantity_kg, one transfer a line")],
+    issuance: Annotated[str | None, typer.Option(
+        help="Units of this issuance only, in serial order: distribute an issuance")] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="Retrying with the same key does it once")] = None,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Up to 10,000 transfers in one command, all or none (oldest units first); prints each one's ledger entry."""
     from registry.credits import batch_from_csv
-    from registry.errors import RegistryError
 
-    try:
-        transfers = [vars(transfer) for transfer in batch_from_csv(file.read_text(encoding="utf-8"))]
-    except (OSError, UnicodeDecodeError, RegistryError) as exc:
-        typer.echo(f"cannot read {file}: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    done = _call(url, api_key, lambda c: c.transfer_batch(transfers, idempotency_key))["transfers"]
+    transfers = [vars(transfer) for transfer in _read_batch(file, batch_from_csv)]
+    done = _call(url, api_key, lambda c: c.transfer_batch(transfers, idempotency_key, issuance))["transfers"]
     _table(done, ["id", "from_account", "to_account", "quantity_kg", "ledger_entry"])
     typer.echo(f"{len(done):,} transfers, {sum(t['quantity_kg'] for t in done):,} kg")
+
+
+def retire_batch(
+    file: Annotated[Path, typer.Argument(help=(
+        "CSV: from_account,quantity_kg,beneficiary_name,beneficiary_type,purpose,claim_period_start,"
+        "claim_period_end[,public_note], one retirement a line"))],
+    idempotency_key: Annotated[str | None, typer.Option(help="Retrying with the same key does it once")] = None,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Up to 10,000 retirements in one command, all or none (oldest units first); prints each one's id."""
+    from registry.credits import retirement_batch_from_csv
+
+    retirements = [{"from_account": r.from_account, "quantity_kg": r.quantity_kg,
+                    "beneficiary_name": r.details.beneficiary_name, "beneficiary_type": r.details.beneficiary_type,
+                    "purpose": r.details.purpose, "claim_period_start": r.details.claim_period_start.isoformat(),
+                    "claim_period_end": r.details.claim_period_end.isoformat(), "public_note": r.details.public_note}
+                   for r in _read_batch(file, retirement_batch_from_csv)]
+    done = _call(url, api_key, lambda c: c.retire_batch(retirements, idempotency_key))["retirements"]
+    _table(done, ["id", "from_account", "quantity_kg", "ledger_entry"])
+    typer.echo(f"{len(done):,} retirements, {sum(r['quantity_kg'] for r in done):,} kg; "
+               "each one's proof: cir proof retirement ID bundle.json")
 
 
 def retire(

@@ -131,9 +131,17 @@ class RegistryClient:
                 "serial_range": serial_range, **narrow}
         return self.request("POST", "/transfers", json=_params(**body), headers=_idempotency(idempotency_key))
 
-    def transfer_batch(self, transfers: list[Json], idempotency_key: str | None = None) -> Json:
-        """Up to 10,000 transfers ({from_account, to_account, quantity_kg}, oldest units first), all or none."""
-        return self.request("POST", "/transfers/batch", json={"transfers": transfers},
+    def transfer_batch(self, transfers: list[Json], idempotency_key: str | None = None,
+                       issuance: str | None = None) -> Json:
+        """Up to 10,000 transfers ({from_account, to_account, quantity_kg}, oldest units first), all or none;
+        with `issuance`, units of that issuance only."""
+        return self.request("POST", "/transfers/batch", json=_params(transfers=transfers, issuance=issuance),
+                            headers=_idempotency(idempotency_key))
+
+    def retire_batch(self, retirements: list[Json], idempotency_key: str | None = None) -> Json:
+        """Up to 10,000 retirements ({from_account, quantity_kg, beneficiary_name, beneficiary_type, purpose,
+        claim_period_start, claim_period_end, public_note}, oldest units first), all or none."""
+        return self.request("POST", "/retirements/batch", json={"retirements": retirements},
                             headers=_idempotency(idempotency_key))
 
     def retire(self, from_account: str, beneficiary_name: str, beneficiary_type: str, purpose: str,

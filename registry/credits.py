@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -31,7 +32,14 @@ from registry.accounts import (
 )
 from registry.db import copies, copy_rows
 from registry.ids import new_public_id
-from registry.ledger.entries import MOVEMENT_RULES, EntryType, NewEntry, append_entries, append_entry
+from registry.ledger.entries import (
+    MOVEMENT_RULES,
+    EntryType,
+    MovementRule,
+    NewEntry,
+    append_entries,
+    append_entry,
+)
 from registry.models import (
     MAX_QUANTITY_KG,
     AccountKind,
@@ -79,7 +87,8 @@ _SHRINK_BLOCK = update(BLOCKS).where(*_GUARD).values(
 )
 # A batch's block whose units all go: it becomes the first of its pieces.
 _MOVE_FIRST_PIECE = update(BLOCKS).where(*_GUARD).values(
-    account_id=bindparam("to_account"), status=bindparam("to_status"), first_unit=bindparam("first"),
+    account_id=bindparam("to_account"), status=bindparam("to_status"), retirement_id=bindparam("to_retirement"),
+    first_unit=bindparam("first"),
     last_unit=bindparam("last"), quantity_kg=bindparam("quantity"),
 )
 _INSERT_BLOCKS = insert(BLOCKS)
@@ -87,8 +96,11 @@ _INSERT_BLOCKS = insert(BLOCKS)
 
 @lru_cache(maxsize=256)
 def _oldest_first_statement(statuses: tuple[str, ...], by_project: bool, by_vintage: bool, by_methodology: bool,
-                            limit: int | None, basket: tuple[bool, bool, bool, bool] = (False,) * 4) -> Any:
+                            limit: int | None, basket: tuple[bool, bool, bool, bool] = (False,) * 4,
+                            by_issuance: bool = False) -> Any:
     query = _BLOCK_SELECT.where(BLOCKS.c.account_id == bindparam("account_id"), BLOCKS.c.status.in_(statuses))
+    if by_issuance:
+        query = query.where(BLOCKS.c.issuance_id == bindparam("issuance_id"))
     if by_project:
         query = query.where(BLOCKS.c.project_id == bindparam("project_id"))
     if by_vintage:
@@ -160,6 +172,8 @@ class OldestFirstSelection:
     vintage: int | None = None
     methodology_id: str | None = None
     basket: Basket | None = None
+    # Units of this one issuance only (in serial order): an aggregator distributing an issuance.
+    issuance_public_id: str | None = None
 
 
 Selection = SerialRangeSelection | OldestFirstSelection
@@ -310,6 +324,8 @@ def _select_oldest_first(
         params["vintage"] = selection.vintage
     if selection.methodology_id is not None:
         params["methodology_id"] = selection.methodology_id
+    if selection.issuance_public_id is not None:
+        params["issuance_id"] = _issuance_id(session, selection.issuance_public_id)
     basket = selection.basket or Basket()
     basket_params = {"basket_methodologies": basket.methodology_ids, "vintage_from": basket.vintage_from,
                      "vintage_to": basket.vintage_to, "basket_regions": basket.regions}
@@ -319,7 +335,8 @@ def _select_oldest_first(
     connection = session.connection()
     limit: int | None = FIRST_BATCH
     while True:
-        rows = connection.execute(_oldest_first_statement(*shape, limit, basket_shape), params).all()
+        rows = connection.execute(_oldest_first_statement(*shape, limit, basket_shape, "issuance_id" in params),
+                                  params).all()
         takes, remaining = [], quantity_kg
         for row in rows:
             take = min(remaining, row.last_unit - row.first_unit + 1)
@@ -335,6 +352,13 @@ def _select_oldest_first(
         # Rows may have been skipped because a concurrent command moved them: read on, and read
         # everything (still locked in the same order) before concluding the account is short.
         limit = limit * 8 if len(rows) == limit and limit < 4096 else None
+
+
+def _issuance_id(session: Session, public_id: str) -> int:
+    issuance_id = session.execute(select(col(Issuance.id)).where(col(Issuance.public_id) == public_id)).scalar()
+    if issuance_id is None:
+        raise errors.UnknownIssuance(f"no issuance {public_id}")
+    return issuance_id
 
 
 def _select_serial_range(
@@ -523,34 +547,49 @@ class BatchTransfer:
 BATCH_COLUMNS = ("from_account", "to_account", "quantity_kg")
 
 
+def _batch_rows(text: str, columns: tuple[str, ...], required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """A batch file's lines (numbered as an editor shows them), each a dict of its stripped cells:
+    CSV with a header line naming the columns, a UTF-8 byte-order mark accepted."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    missing = [column for column in required if column not in (reader.fieldnames or [])]
+    if missing:
+        raise errors.InvalidRequest(f"the batch file has no column {', '.join(missing)}: its first line names "
+                                    f"the columns {','.join(columns)}")
+    return [(line, {column: (row.get(column) or "").strip() for column in columns})
+            for line, row in enumerate(reader, 2)]
+
+
+def _batch_quantity(line: int, text: str) -> int:
+    if not text.isdigit():
+        raise errors.InvalidQuantity(f"line {line}: quantity_kg {text!r} is not a whole number of kilograms")
+    return int(text)
+
+
 def batch_from_csv(text: str) -> list[BatchTransfer]:
     """A batch file, as the CLI and the web page take it: CSV with a header line naming the columns
     from_account, to_account and quantity_kg (whole kilograms), one transfer a line."""
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
-    missing = [column for column in BATCH_COLUMNS if column not in (reader.fieldnames or [])]
-    if missing:
-        raise errors.InvalidRequest(f"the batch file has no column {', '.join(missing)}: its first line names "
-                                    f"the columns {','.join(BATCH_COLUMNS)}")
-    batch = []
-    for line, row in enumerate(reader, 2):
-        quantity = (row["quantity_kg"] or "").strip()
-        if not quantity.isdigit():
-            raise errors.InvalidQuantity(f"line {line}: quantity_kg {quantity!r} is not a whole number of kilograms")
-        batch.append(BatchTransfer((row["from_account"] or "").strip(), (row["to_account"] or "").strip(),
-                                   int(quantity)))
-    return batch
+    return [BatchTransfer(row["from_account"], row["to_account"], _batch_quantity(line, row["quantity_kg"]))
+            for line, row in _batch_rows(text, BATCH_COLUMNS, BATCH_COLUMNS)]
 
 
-def transfer_batch(session: Session, actor: Party, transfers: list[BatchTransfer]) -> list[Movement]:
+def _check_batch_size(size: int, what: str) -> None:
+    if not 1 <= size <= MAX_BATCH:
+        raise errors.InvalidRequest(f"a batch holds 1 to {MAX_BATCH:,} {what}, not {size:,}")
+
+
+def _numbered(what: str, number: int, exc: errors.RegistryError) -> errors.RegistryError:
+    """The same refusal, naming the batch's line it is about (from 1)."""
+    return type(exc)(f"{what} {number}: {exc.message}")
+
+
+def transfer_batch(session: Session, actor: Party, transfers: list[BatchTransfer],
+                   selection: OldestFirstSelection | None = None) -> list[Movement]:
     """Up to MAX_BATCH transfers in one transaction, all or nothing, each with its own ledger entry,
-    in the order given. Each source account's units are selected and locked once for all its
-    transfers, source accounts in id order (a fixed lock order, so two batches never deadlock), and
-    cut oldest first into consecutive ranges, one per transfer. A refusal names the transfer (from 1)."""
-    if not 1 <= len(transfers) <= MAX_BATCH:
-        raise errors.InvalidRequest(f"a batch holds 1 to {MAX_BATCH:,} transfers, not {len(transfers):,}")
+    in the order given, each of its source's oldest units (narrowed by `selection`, e.g. to one
+    issuance an aggregator distributes). A refusal names the transfer (from 1)."""
+    _check_batch_size(len(transfers), "transfers")
     accounts = find_accounts(session, {t.from_account for t in transfers} | {t.to_account for t in transfers})
     kinds: list[EntryType] = []
-    by_source: dict[int, list[int]] = defaultdict(list)
     for number, transfer in enumerate(transfers, 1):
         try:
             validate_quantity(transfer.quantity_kg)
@@ -561,72 +600,104 @@ def transfer_batch(session: Session, actor: Party, transfers: list[BatchTransfer
             _require_may_move(actor, source)
             kinds.append(_transfer_kind(source, target))
         except errors.RegistryError as exc:
-            raise type(exc)(f"transfer {number}: {exc.message}") from None
-        by_source[source.id].append(number - 1)
+            raise _numbered("transfer", number, exc) from None
     rule = MOVEMENT_RULES[EntryType.TRANSFER]  # a buffer contribution moves units by the same rule
-    statuses = tuple(status.value for status in rule.from_statuses)
-    ranges: dict[int, list[UnitRange]] = {}
-    for source_id in sorted(by_source):
-        indices = by_source[source_id]
-        source = accounts[transfers[indices[0]].from_account]
-        wanted = [transfers[i].quantity_kg for i in indices]
-        takes = _select_oldest_first(session, source, statuses, sum(wanted), OldestFirstSelection())
-        targets = [accounts[transfers[i].to_account].id for i in indices]
-        for index, moved in zip(indices, _cut(session, takes, wanted, targets, rule.to_status.value), strict=True):
-            ranges[index] = moved
+    cut = _take_and_cut(session, [accounts[t.from_account] for t in transfers], [t.quantity_kg for t in transfers],
+                        [accounts[t.to_account].id for t in transfers], rule, selection or OldestFirstSelection())
     public_ids = [new_public_id(rule.id_prefix) for _ in transfers]
     entries = append_entries(session, [
         NewEntry(kind, {"id": public_id, "from": t.from_account, "to": t.to_account, "quantity_kg": t.quantity_kg,
-                        "units": [r.as_entry() for r in ranges[i]]},
+                        "units": [r.as_entry() for r in pieces]},
                  accounts[t.from_account].id, accounts[t.to_account].id)
-        for i, (t, kind, public_id) in enumerate(zip(transfers, kinds, public_ids, strict=True))])
-    return [Movement(public_id, kind, t.from_account, t.to_account, t.quantity_kg, ranges[i], entry_id, entry)
-            for i, (t, kind, public_id, (entry_id, entry))
-            in enumerate(zip(transfers, kinds, public_ids, entries, strict=True))]
+        for t, kind, public_id, pieces in zip(transfers, kinds, public_ids, cut.pieces, strict=True)])
+    return [Movement(public_id, kind, t.from_account, t.to_account, t.quantity_kg, pieces, entry_id, entry)
+            for t, kind, public_id, pieces, (entry_id, entry)
+            in zip(transfers, kinds, public_ids, cut.pieces, entries, strict=True)]
 
 
-def _cut(session: Session, takes: list[_Take], wanted: list[int], targets: list[int], to_status: str,
-         ) -> list[list[UnitRange]]:
-    """Cut the taken units (each take starts at its block's first unit: oldest first) into consecutive
-    pieces of the wanted sizes, piece k for targets[k]. A block whose units are all taken becomes
-    its first piece; a block with units left keeps them, and its pieces become new blocks."""
-    pieces: list[list[UnitRange]] = [[] for _ in wanted]
-    moves, shrinks, new_blocks = [], [], []
-    k, left = 0, wanted[0]
+@dataclass
+class _Cut:
+    """Each batch movement's unit ranges, the vintages they come from, and the block changes that make them."""
+
+    pieces: list[list[UnitRange]]
+    vintages: list[set[int]]
+    moves: list[dict[str, Any]]
+    shrinks: list[dict[str, Any]]
+    new_blocks: list[dict[str, Any]]
+
+
+def _take_and_cut(session: Session, sources: list[AccountRef], wanted: list[int], targets: list[int],
+                  rule: MovementRule, selection: OldestFirstSelection,
+                  retirement_ids: list[int] | None = None, check: Callable[[int, set[int]], None] | None = None,
+                  ) -> _Cut:
+    """Select each source account's units once for all its movements, sources in account id order (a
+    fixed lock order, so two batches never deadlock), cut them oldest first into consecutive pieces
+    (movement k gets wanted[k] units, for targets[k]), let `check` refuse a movement by the vintages
+    it got, and write the block changes."""
+    by_source: dict[int, list[int]] = defaultdict(list)
+    for index, source in enumerate(sources):
+        by_source[source.id].append(index)
+    statuses = tuple(status.value for status in rule.from_statuses)
+    cut = _Cut([[] for _ in wanted], [set() for _ in wanted], [], [], [])
+    for source_id in sorted(by_source):
+        indices = by_source[source_id]
+        takes = _select_oldest_first(session, sources[indices[0]], statuses, sum(wanted[i] for i in indices),
+                                     selection)
+        _plan_cut(cut, takes, indices, wanted, targets, rule.to_status.value, retirement_ids)
+    if check is not None:
+        for index, vintages in enumerate(cut.vintages):
+            check(index, vintages)
+    _write_cut(session, cut)
+    return cut
+
+
+def _plan_cut(cut: _Cut, takes: list[_Take], indices: list[int], wanted: list[int], targets: list[int],
+              to_status: str, retirement_ids: list[int] | None) -> None:
+    """Cut one source's taken units (each take starts at its block's first unit: oldest first) into the
+    pieces of movements `indices`, in order. A block whose units are all taken becomes its first piece;
+    a block with units left keeps them, and its pieces become new blocks."""
+    position, left = 0, wanted[indices[0]]
     for take in takes:
         block, first, first_piece = take.block, take.first_unit, True
         kept, guard = take.last_unit < block.last_unit, _guard_of(block)
         while first <= take.last_unit:
             while left == 0:
-                k, left = k + 1, wanted[k + 1]
+                position += 1
+                left = wanted[indices[position]]
+            k = indices[position]
             last = min(take.last_unit, first + left - 1)
+            retirement_id = retirement_ids[k] if retirement_ids else None
             if first_piece and not kept:
                 public_id = block.public_id
-                moves.append({**guard, "to_account": targets[k], "to_status": to_status, "first": first, "last": last,
-                              "quantity": last - first + 1})
+                cut.moves.append({**guard, "to_account": targets[k], "to_status": to_status,
+                                  "to_retirement": retirement_id, "first": first, "last": last,
+                                  "quantity": last - first + 1})
             else:
                 public_id = new_public_id("blk")
-                new_blocks.append({
+                cut.new_blocks.append({
                     "issuance_id": block.issuance_id, "project_id": block.project_id, "vintage": block.vintage,
                     "public_id": public_id, "first_unit": first, "last_unit": last, "quantity_kg": last - first + 1,
-                    "account_id": targets[k], "status": to_status, "retirement_id": None, "lock_ref": None})
-            pieces[k].append(UnitRange(block.issuance_id, block.issuance_public_id,
-                                       serial_number(block.serial_prefix, first, last), first, last, public_id))
+                    "account_id": targets[k], "status": to_status, "retirement_id": retirement_id, "lock_ref": None})
+            cut.pieces[k].append(UnitRange(block.issuance_id, block.issuance_public_id,
+                                           serial_number(block.serial_prefix, first, last), first, last, public_id))
+            cut.vintages[k].add(block.vintage)
             left -= last - first + 1
             first, first_piece = last + 1, False
         if kept:
-            shrinks.append({**guard, "keep_first": take.last_unit + 1, "keep_last": block.last_unit,
-                            "keep_quantity": block.last_unit - take.last_unit})
+            cut.shrinks.append({**guard, "keep_first": take.last_unit + 1, "keep_last": block.last_unit,
+                                "keep_quantity": block.last_unit - take.last_unit})
+
+
+def _write_cut(session: Session, cut: _Cut) -> None:
     connection = session.connection()
-    for statement, rows in ((_MOVE_FIRST_PIECE, moves), (_SHRINK_BLOCK, shrinks)):
+    for statement, rows in ((_MOVE_FIRST_PIECE, cut.moves), (_SHRINK_BLOCK, cut.shrinks)):
         if rows and connection.execute(statement, rows).rowcount != len(rows):
             raise errors.CreditsNotAvailable("these credits changed while the request ran; retry")
-    if copies(connection, len(new_blocks)):
-        columns = tuple(new_blocks[0])
-        copy_rows(connection, "credit_block", columns, ([block[c] for c in columns] for block in new_blocks))
-    elif new_blocks:
-        connection.execute(_INSERT_BLOCKS, new_blocks)
-    return pieces
+    if copies(connection, len(cut.new_blocks)):
+        columns = tuple(cut.new_blocks[0])
+        copy_rows(connection, "credit_block", columns, ([block[c] for c in columns] for block in cut.new_blocks))
+    elif cut.new_blocks:
+        connection.execute(_INSERT_BLOCKS, cut.new_blocks)
 
 
 @dataclass(frozen=True)
@@ -644,6 +715,36 @@ class RetirementDetails:
 BENEFICIARY_TYPES = ("organisation", "individual", "product", "event")
 
 
+def _check_retirement_details(details: RetirementDetails) -> None:
+    if details.beneficiary_type not in BENEFICIARY_TYPES:
+        raise errors.InvalidRequest(f"beneficiary_type must be one of {', '.join(BENEFICIARY_TYPES)}")
+    if not details.beneficiary_name.strip() or not details.purpose.strip():
+        raise errors.InvalidRequest("a retirement names its beneficiary and its purpose")
+    if details.claim_period_end < details.claim_period_start:
+        raise errors.InvalidRequest("the claim period ends before it starts")
+
+
+def _check_vintages_back_the_claim(vintages: set[int], details: RetirementDetails) -> None:
+    too_new = sorted(vintage for vintage in vintages if vintage > details.claim_period_end.year)
+    if too_new:
+        # A reduction cannot offset emissions of a period that ended before it happened. Oldest-first
+        # selection reaches a later vintage only when the older ones ran out.
+        raise errors.CreditsNotAvailable(
+            f"credits of vintage {', '.join(map(str, too_new))} cannot back a claim period ending "
+            f"{details.claim_period_end}: retire credits of vintage {details.claim_period_end.year} or earlier")
+
+
+def _retirement_entry(details: RetirementDetails) -> dict[str, Any]:
+    """What a retirement's ledger entry says besides the units moved."""
+    return {
+        "beneficiary": {"name": details.beneficiary_name.strip(), "type": details.beneficiary_type},
+        "purpose": details.purpose.strip(),
+        "claim_period": {"start": details.claim_period_start.isoformat(), "end": details.claim_period_end.isoformat()},
+        "note": details.public_note,
+        **({"claim": details.claim} if details.claim else {}),
+    }
+
+
 def retire_credits(
     session: Session,
     actor: Party,
@@ -653,22 +754,11 @@ def retire_credits(
     details: RetirementDetails,
 ) -> tuple[Retirement, Movement]:
     """Retire units for a beneficiary. Retired units sit in the retirement account and never move."""
-    if details.beneficiary_type not in BENEFICIARY_TYPES:
-        raise errors.InvalidRequest(f"beneficiary_type must be one of {', '.join(BENEFICIARY_TYPES)}")
-    if not details.beneficiary_name.strip() or not details.purpose.strip():
-        raise errors.InvalidRequest("a retirement names its beneficiary and its purpose")
-    if details.claim_period_end < details.claim_period_start:
-        raise errors.InvalidRequest("the claim period ends before it starts")
+    _check_retirement_details(details)
     accounts = _holder_accounts(session, actor, from_account, RETIREMENT_ACCOUNT)
     source, retired = accounts[from_account], accounts[RETIREMENT_ACCOUNT]
     takes = _take_units(session, EntryType.RETIRE, source, quantity_kg, selection)
-    too_new = sorted({t.block.vintage for t in takes if t.block.vintage > details.claim_period_end.year})
-    if too_new:
-        # A reduction cannot offset emissions of a period that ended before it happened. Oldest-first
-        # selection reaches a later vintage only when the older ones ran out.
-        raise errors.CreditsNotAvailable(
-            f"credits of vintage {', '.join(map(str, too_new))} cannot back a claim period ending "
-            f"{details.claim_period_end}: retire credits of vintage {details.claim_period_end.year} or earlier")
+    _check_vintages_back_the_claim({t.block.vintage for t in takes}, details)
     # The row comes before the move so that the retired blocks can name it.
     retirement = Retirement(
         public_id=new_public_id(MOVEMENT_RULES[EntryType.RETIRE].id_prefix), account_id=source.id,
@@ -680,16 +770,95 @@ def retire_credits(
     )
     session.add(retirement)
     session.flush()
-    movement = _record_movement(session, EntryType.RETIRE, source, retired, takes, {
-        "beneficiary": {"name": retirement.beneficiary_name, "type": retirement.beneficiary_type},
-        "purpose": retirement.purpose,
-        "claim_period": {"start": details.claim_period_start.isoformat(), "end": details.claim_period_end.isoformat()},
-        "note": retirement.public_note,
-        **({"claim": details.claim} if details.claim else {}),
-    }, public_id=retirement.public_id, retirement_id=pk(retirement))
+    movement = _record_movement(session, EntryType.RETIRE, source, retired, takes, _retirement_entry(details),
+                                public_id=retirement.public_id, retirement_id=pk(retirement))
     retirement.ledger_entry_id = movement.ledger_entry_id
     session.flush()
     return retirement, movement
+
+
+@dataclass(frozen=True)
+class BatchRetirement:
+    from_account: str
+    quantity_kg: int  # the oldest units of the account
+    details: RetirementDetails
+
+
+RETIREMENT_BATCH_COLUMNS = ("from_account", "quantity_kg", "beneficiary_name", "beneficiary_type", "purpose",
+                            "claim_period_start", "claim_period_end", "public_note")
+
+
+def retirement_batch_from_csv(text: str) -> list[BatchRetirement]:
+    """A retirement batch file: CSV with a header line naming the columns RETIREMENT_BATCH_COLUMNS
+    (public_note may be left out), claim periods' days as YYYY-MM-DD, one retirement a line."""
+    batch = []
+    for line, row in _batch_rows(text, RETIREMENT_BATCH_COLUMNS, RETIREMENT_BATCH_COLUMNS[:-1]):
+        try:
+            start, end = date.fromisoformat(row["claim_period_start"]), date.fromisoformat(row["claim_period_end"])
+        except ValueError:
+            raise errors.InvalidRequest(f"line {line}: claim_period_start and claim_period_end are days written "
+                                        "YYYY-MM-DD") from None
+        batch.append(BatchRetirement(row["from_account"], _batch_quantity(line, row["quantity_kg"]), RetirementDetails(
+            row["beneficiary_name"], row["beneficiary_type"], row["purpose"], start, end, row["public_note"])))
+    return batch
+
+
+RETIREMENTS = table(Retirement)
+_INSERT_RETIREMENTS = insert(RETIREMENTS).returning(RETIREMENTS.c.id, sort_by_parameter_order=True)
+_SET_RETIREMENT_ENTRY = update(RETIREMENTS).where(RETIREMENTS.c.id == bindparam("r_id")).values(
+    ledger_entry_id=bindparam("r_entry"))
+
+
+def retire_batch(session: Session, actor: Party, retirements: list[BatchRetirement]) -> list[Movement]:
+    """Up to MAX_BATCH retirements in one transaction, all or nothing, each of its account's oldest
+    units, each with its own retirement record and ledger entry, in the order given: a platform
+    retiring for each of its users, a factory for each of its products. A refusal names the
+    retirement (from 1). The rules are retire_credits' rules."""
+    _check_batch_size(len(retirements), "retirements")
+    accounts = find_accounts(session, {r.from_account for r in retirements} | {RETIREMENT_ACCOUNT})
+    for number, retirement in enumerate(retirements, 1):
+        try:
+            validate_quantity(retirement.quantity_kg)
+            _check_retirement_details(retirement.details)
+            if retirement.from_account not in accounts:
+                raise errors.UnknownAccount(f"no account {retirement.from_account}")
+            _require_may_move(actor, accounts[retirement.from_account])
+        except errors.RegistryError as exc:
+            raise _numbered("retirement", number, exc) from None
+    rule, retired = MOVEMENT_RULES[EntryType.RETIRE], accounts[RETIREMENT_ACCOUNT]
+    public_ids = [new_public_id(rule.id_prefix) for _ in retirements]
+    retired_at = datetime.now(UTC)
+    # The records come before the move so that the retired blocks can name them.
+    connection = session.connection()
+    ids = list(connection.execute(_INSERT_RETIREMENTS, [
+        {"public_id": public_id, "account_id": accounts[r.from_account].id, "party_id": pk(actor),
+         "quantity_kg": r.quantity_kg, "beneficiary_name": r.details.beneficiary_name.strip(),
+         "beneficiary_type": r.details.beneficiary_type, "purpose": r.details.purpose.strip(),
+         "claim_period_start": r.details.claim_period_start, "claim_period_end": r.details.claim_period_end,
+         "public_note": r.details.public_note, "retired_at": retired_at}
+        for public_id, r in zip(public_ids, retirements, strict=True)]).scalars())
+
+    def backs_its_claim(index: int, vintages: set[int]) -> None:
+        try:
+            _check_vintages_back_the_claim(vintages, retirements[index].details)
+        except errors.RegistryError as exc:
+            raise _numbered("retirement", index + 1, exc) from None
+
+    cut = _take_and_cut(session, [accounts[r.from_account] for r in retirements],
+                        [r.quantity_kg for r in retirements], [retired.id] * len(retirements), rule,
+                        OldestFirstSelection(), ids, backs_its_claim)
+    entries = append_entries(session, [
+        NewEntry(EntryType.RETIRE, {"id": public_id, "from": r.from_account, "to": retired.public_id,
+                                    "quantity_kg": r.quantity_kg, "units": [unit.as_entry() for unit in pieces],
+                                    **_retirement_entry(r.details)},
+                 accounts[r.from_account].id, retired.id)
+        for public_id, r, pieces in zip(public_ids, retirements, cut.pieces, strict=True)])
+    connection.execute(_SET_RETIREMENT_ENTRY, [{"r_id": retirement_id, "r_entry": entry_id}
+                                               for retirement_id, (entry_id, _) in zip(ids, entries, strict=True)])
+    return [Movement(public_id, EntryType.RETIRE, r.from_account, retired.public_id, r.quantity_kg, pieces, entry_id,
+                     entry)
+            for public_id, r, pieces, (entry_id, entry) in zip(public_ids, retirements, cut.pieces, entries,
+                                                                strict=True)]
 
 
 def cancel_credits(

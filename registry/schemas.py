@@ -227,9 +227,15 @@ class TransferBatchCreate(Strict):
     transfers: list[BatchTransferIn] = Field(
         min_length=1, max_length=credits.MAX_BATCH,
         description=f"1 to {credits.MAX_BATCH:,} transfers, done in the order given, all or none")
+    issuance: str | None = Field(None, description=(
+        "Every transfer takes units of this issuance only, in serial order: an aggregator distributing an "
+        "issuance to its households gives each a consecutive serial range"))
 
     def to_batch(self) -> list[credits.BatchTransfer]:
         return [credits.BatchTransfer(t.from_account, t.to_account, t.quantity_kg) for t in self.transfers]
+
+    def to_selection(self) -> credits.OldestFirstSelection:
+        return credits.OldestFirstSelection(issuance_public_id=self.issuance)
 
 
 class RetirementCreate(CreditSelection):
@@ -240,6 +246,28 @@ class RetirementCreate(CreditSelection):
     claim_period_start: date
     claim_period_end: date
     public_note: str = Field("", max_length=2000)
+
+
+class BatchRetirementIn(Strict):
+    from_account: str
+    quantity_kg: PositiveKg = Field(description="Kilograms, the oldest units of the account")
+    beneficiary_name: Name
+    beneficiary_type: Literal["organisation", "individual", "product", "event"]
+    purpose: Name
+    claim_period_start: date
+    claim_period_end: date
+    public_note: str = Field("", max_length=2000)
+
+
+class RetirementBatchCreate(Strict):
+    retirements: list[BatchRetirementIn] = Field(
+        min_length=1, max_length=credits.MAX_BATCH,
+        description=f"1 to {credits.MAX_BATCH:,} retirements, done in the order given, all or none")
+
+    def to_batch(self) -> list[credits.BatchRetirement]:
+        return [credits.BatchRetirement(r.from_account, r.quantity_kg, credits.RetirementDetails(
+            r.beneficiary_name, r.beneficiary_type, r.purpose, r.claim_period_start, r.claim_period_end,
+            r.public_note)) for r in self.retirements]
 
 
 class CancellationCreate(CreditSelection):
@@ -291,6 +319,12 @@ class MovementOut(BaseModel):
 
 class TransferBatchOut(BaseModel):
     transfers: list[MovementOut] = Field(description="One movement, with its own ledger entry, per transfer, in order")
+
+
+class RetirementBatchOut(BaseModel):
+    retirements: list[MovementOut] = Field(description=(
+        "One movement per retirement, in order: its `id` is the retirement's (GET /api/v1/retirements/{id}, "
+        "its proof at …/proof once the next checkpoint is signed)"))
 
 
 class IssuanceOut(BaseModel):

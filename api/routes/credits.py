@@ -97,14 +97,16 @@ def _transfer(s: Session, caller: Party, body: schemas.TransferCreate) -> schema
              summary="Many transfers in one command, all or none: an aggregator distributing to its households",
              description=f"Up to {credits.MAX_BATCH:,} transfers, each of the oldest units of its source account, "
                          "done in the order given, each with its own ledger entry. If any transfer is refused, "
-                         "none is done, and the problem names the transfer (numbered from 1)." + WRITE_NOTE)
+                         "none is done, and the problem names the transfer (numbered from 1). With `issuance`, "
+                         "every transfer takes units of that issuance only." + WRITE_NOTE)
 def transfer_batch(body: schemas.TransferBatchCreate, write: Write) -> Response:
     return write(body, _transfer_batch, body)
 
 
 def _transfer_batch(s: Session, caller: Party, body: schemas.TransferBatchCreate) -> schemas.TransferBatchOut:
-    return schemas.TransferBatchOut(transfers=[schemas.MovementOut.of(movement)
-                                               for movement in credits.transfer_batch(s, caller, body.to_batch())])
+    return schemas.TransferBatchOut(transfers=[
+        schemas.MovementOut.of(movement)
+        for movement in credits.transfer_batch(s, caller, body.to_batch(), body.to_selection())])
 
 
 @router.post("/retirements", status_code=201, response_model=schemas.RetirementOut, tags=["retirements"],
@@ -121,6 +123,22 @@ def _retire(s: Session, caller: Party, body: schemas.RetirementCreate) -> schema
     retirement, _ = credits.retire_credits(s, caller, body.from_account, body.quantity_kg, body.to_selection(),
                                            details)
     return queries.retirement_out(s, retirement.public_id)
+
+
+@router.post("/retirements/batch", status_code=201, response_model=schemas.RetirementBatchOut,
+             tags=["retirements"],
+             summary="Many retirements in one command, all or none: a platform retiring for each of its users",
+             description=f"Up to {credits.MAX_BATCH:,} retirements, each of the oldest units of its account, done in "
+                         "the order given, each with its own retirement record and ledger entry, by the rules of a "
+                         "single retirement. If any is refused, none is done, and the problem names the retirement "
+                         "(numbered from 1)." + WRITE_NOTE)
+def retire_batch(body: schemas.RetirementBatchCreate, write: Write) -> Response:
+    return write(body, _retire_batch, body)
+
+
+def _retire_batch(s: Session, caller: Party, body: schemas.RetirementBatchCreate) -> schemas.RetirementBatchOut:
+    return schemas.RetirementBatchOut(retirements=[schemas.MovementOut.of(movement)
+                                                   for movement in credits.retire_batch(s, caller, body.to_batch())])
 
 
 @router.get("/retirements", response_model=schemas.Page[schemas.RetirementOut], responses=CSV_RESPONSE,

@@ -56,7 +56,8 @@ def _owner(site: Site) -> list[str]:
     project, meters = new_pv_project(site)
     report = report_in_draft(site, project, meters)
     return ["/workspace", f"/workspace/accounts/{account_with_credits(site, 2_000)}", "/workspace/retire",
-            "/workspace/transfer", "/workspace/transfer/batch", "/workspace/projects", "/workspace/projects/new",
+            "/workspace/transfer", "/workspace/transfer/batch", "/workspace/retire/batch", "/workspace/projects",
+            "/workspace/projects/new",
             "/workspace/projects/new/CIR-PV-DG/1.0", f"/workspace/projects/{project}",
             f"/workspace/projects/{project}/reports/new", f"/workspace/projects/{draft_project(site)[0]}",
             f"/workspace/reports/{report}",

@@ -156,6 +156,13 @@ def test_an_aggregator_transfers_a_batch_from_a_csv_file(page: Page, site: Site,
     july.write_text("from_account,to_account,quantity_kg\n" + "".join(
         f"{account},{h},{kg}\n" for h, kg in zip(households, (1_250, 980, 400), strict=True)))
     page.get_by_label("Batch file").set_input_files(str(july))
+    page.get_by_label("Issuance (optional)").fill("iss_nosuchissuance")  # distribute an issuance: not this one
+    page.get_by_role("button", name="Transfer the batch").click()
+    expect(page.locator("#issuance-error")).to_contain_text("no issuance iss_nosuchissuance")
+    expect(page.get_by_label("Issuance (optional)")).to_have_value("iss_nosuchissuance")  # kept, to correct
+    issuance = _api(site, OWNER, f"/accounts/{account}/blocks")["items"][0]["issuance"]
+    page.get_by_label("Issuance (optional)").fill(issuance)
+    page.get_by_label("Batch file").set_input_files(str(july))
     page.get_by_role("button", name="Transfer the batch").click()
     expect(page.get_by_role("status")).to_contain_text("Every transfer of the batch is recorded (3)")
     assert _api(site, OWNER, f"/accounts/{account}/balances")[0]["active_kg"] == 370
@@ -163,3 +170,31 @@ def test_an_aggregator_transfers_a_batch_from_a_csv_file(page: Page, site: Site,
     history = page.get_by_role("region", name="History")
     for household in households:
         expect(history).to_contain_text(household)
+
+
+def test_a_platform_retires_a_batch_for_its_users_from_a_csv_file(page: Page, site: Site, tmp_path: Path) -> None:
+    account = account_with_credits(site, 2_000, vintage=2025)
+    sign_in(page, site, OWNER)
+    page.goto(f"{site.url}/workspace/retire?account={account}")
+    page.get_by_role("link", name="Retire a batch from a CSV file").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Retire a batch")
+    header = "from_account,quantity_kg,beneficiary_name,beneficiary_type,purpose,claim_period_start,claim_period_end\n"
+
+    too_early = tmp_path / "too-early.csv"  # 2025 credits cannot back a 2024 claim: nothing is retired
+    too_early.write_text(header + f"{account},300,Li Wei,individual,Green commute,2025-01-01,2025-12-31\n"
+                         f"{account},200,Wang Fang,individual,Green commute,2024-01-01,2024-12-31\n")
+    page.get_by_label("Batch file").set_input_files(str(too_early))
+    page.get_by_role("button", name="Retire the batch").click()
+    expect(page.locator("#batch-error")).to_contain_text("retirement 2: credits of vintage 2025 cannot back")
+    assert _api(site, OWNER, f"/accounts/{account}/balances")[0]["active_kg"] == 2_000
+
+    users = tmp_path / "users.csv"
+    users.write_text(header + f"{account},300,Li Wei,individual,Green commute 2025,2025-01-01,2025-12-31\n"
+                     f"{account},200,Wang Fang,individual,Green commute 2025,2025-01-01,2025-12-31\n")
+    page.get_by_label("Batch file").set_input_files(str(users))
+    page.get_by_role("button", name="Retire the batch").click()
+    expect(page.get_by_role("status")).to_contain_text("Every retirement of the batch is recorded (2)")
+    assert _api(site, OWNER, f"/accounts/{account}/balances")[0]["active_kg"] == 1_500
+    history = page.get_by_role("region", name="History")
+    history.get_by_role("link", name=re.compile("^ret_")).first.click()
+    expect(page.locator("main")).to_contain_text("Green commute 2025")

@@ -226,7 +226,8 @@ async def open_an_account(request: Request, db: DB, party: Viewer) -> Response:
 
 @router.get("/workspace/accounts/{account_id}", response_class=HTMLResponse)
 def account_page(request: Request, account_id: str, db: DB, party: Viewer, cursor: Text = None,
-                 moved: Text = None, batch: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
+                 moved: Text = None, batch: Annotated[int | None, Query(ge=1)] = None,
+                 retired: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
     me = require(party, request)
     with db.read() as session:
         account = get_readable_account(session, me, account_id)
@@ -234,7 +235,8 @@ def account_page(request: Request, account_id: str, db: DB, party: Viewer, curso
         history = queries.account_history(session, account, cursor or None, HISTORY_PAGE)
     next_url = f"/workspace/accounts/{account_id}?cursor={history.next_cursor}" if history.next_cursor else None
     return render(request, "workspace/account.html", party, summary.name, {
-        "account": summary, "history": history.items, "next_url": next_url, "moved": moved, "batch": batch})
+        "account": summary, "history": history.items, "next_url": next_url, "moved": moved, "batch": batch,
+        "retired": retired})
 
 
 def _credit_form(request: Request, db: DB, party: Party, template: str, title: str, values: dict[str, str],
@@ -356,48 +358,112 @@ async def transfer(request: Request, db: DB, party: Viewer) -> Response:
     return redirect(f"/workspace/accounts/{body.from_account}?moved={movement}")
 
 
-BATCH_FILE_LIMIT = 4 * 1024 * 1024  # 10,000 lines of two account ids and a quantity take under 1 MB
+BATCH_FILE_LIMIT = 4 * 1024 * 1024  # 10,000 lines of a retirement batch take about 1 MB
+
+
+@dataclass(frozen=True)
+class _BatchKind:
+    """What differs between the batch pages: a batch of transfers and a batch of retirements."""
+
+    kind: str
+    title: str
+    single_title: str
+    lead: str
+    button: str
+    columns: tuple[str, ...]
+    example: tuple[str, ...]
+
+
+TRANSFER_BATCH = _BatchKind(
+    "transfer", N_("Transfer a batch"), N_("Transfer credits"),
+    N_("Distribute credits to many accounts at once, such as your households' accounts: up to %(limit)s transfers "
+       "in one file, done all or none. Each takes the oldest units of its source account and is recorded in the "
+       "signed log on its own."),
+    N_("Transfer the batch"), credits.BATCH_COLUMNS,
+    ("acct_your_account,acct_household_1,1250", "acct_your_account,acct_household_2,980"))
+RETIREMENT_BATCH = _BatchKind(
+    "retire", N_("Retire a batch"), N_("Retire credits"),
+    N_("Retire for many beneficiaries at once, such as each of your app's users or each of your products: up to "
+       "%(limit)s retirements in one file, done all or none, by the rules of a single retirement. Each takes the "
+       "oldest units of its account and gets its own public record and proof."),
+    N_("Retire the batch"), credits.RETIREMENT_BATCH_COLUMNS,
+    ("acct_your_account,1200,Li Wei,individual,Green commute 2025,2025-01-01,2025-12-31,",
+     "acct_your_account,850,Model X2 charger,product,Lifetime emissions of one unit,2025-01-01,2025-12-31,batch 7"))
+
+
+def _batch_form(request: Request, party: Party, batch: _BatchKind, errors_: dict[str, str],
+                values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+    limit = f"{credits.MAX_BATCH:,}"
+    return render(request, "workspace/batch.html", party, translate(request, batch.title), {
+        "errors": errors_, "values": values or {}, "kind": batch.kind, "columns": batch.columns,
+        "example": batch.example, "action": f"/workspace/{batch.kind}/batch", "single_href": f"/workspace/{batch.kind}",
+        "single_title": translate(request, batch.single_title), "button": translate(request, batch.button),
+        "lead": translate(request, batch.lead) % {"limit": limit}}, status_code)
 
 
 @router.get("/workspace/transfer/batch", response_class=HTMLResponse)
 def transfer_batch_form(request: Request, party: Viewer) -> HTMLResponse:
-    me = require(party, request)
-    return _batch_form(request, me, {})
+    return _batch_form(request, require(party, request), TRANSFER_BATCH, {})
 
 
-def _batch_form(request: Request, party: Party, errors_: dict[str, str], status_code: int = 200) -> HTMLResponse:
-    return render(request, "workspace/transfer_batch.html", party, translate(request, N_("Transfer a batch")),
-                  {"errors": errors_, "columns": credits.BATCH_COLUMNS, "limit": credits.MAX_BATCH},
-                  status_code)
+@router.get("/workspace/retire/batch", response_class=HTMLResponse)
+def retire_batch_form(request: Request, party: Viewer) -> HTMLResponse:
+    return _batch_form(request, require(party, request), RETIREMENT_BATCH, {})
+
+
+async def _batch_text(request: Request, form: FormData) -> str:
+    """The uploaded batch file's text; a refusal if there is none, it is too large or not UTF-8."""
+    upload = chosen_file(form, "batch")
+    if upload is None:
+        raise errors.InvalidRequest(translate(request, N_("Choose the batch file: CSV with the columns named below.")))
+    content = await upload.read(BATCH_FILE_LIMIT + 1)
+    if len(content) > BATCH_FILE_LIMIT:
+        raise errors.InvalidRequest(translate(request, N_("The file is larger than 4 MB: split the batch.")))
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.InvalidRequest(translate(request, N_("The file is not UTF-8 text: save it as CSV UTF-8."))
+                                    ) from None
 
 
 @router.post("/workspace/transfer/batch", response_class=HTMLResponse)
 async def transfer_batch(request: Request, db: DB, party: Viewer) -> Response:
     """An aggregator's CSV of transfers, done all or none; then the (first) source account's history."""
     me = require(party, request)
-    upload = chosen_file(await checked_form(request), "batch")
-    if upload is None:
-        return _batch_form(request, me, {"batch": translate(request, N_(
-            "Choose the batch file: CSV with the columns from_account, to_account, quantity_kg."))}, 422)
-    content = await upload.read(BATCH_FILE_LIMIT + 1)
+    form = await checked_form(request)
+    issuance = field_text(form, "issuance") or None
     try:
-        if len(content) > BATCH_FILE_LIMIT:
-            raise errors.InvalidRequest(translate(request, N_("The file is larger than 4 MB: split the batch.")))
-        try:
-            text = content.decode("utf-8")
-        except UnicodeDecodeError:
-            raise errors.InvalidRequest(translate(request, N_("The file is not UTF-8 text: save it as CSV UTF-8."))
-                                        ) from None
-        batch = credits.batch_from_csv(text)
+        batch = credits.batch_from_csv(await _batch_text(request, form))
 
         def move_them() -> list[credits.Movement]:
             with db.write() as session:
-                return credits.transfer_batch(session, me, batch)
+                return credits.transfer_batch(session, me, batch, credits.OldestFirstSelection(
+                    issuance_public_id=issuance))
 
         done = await run_in_threadpool(move_them)
     except RegistryError as exc:
-        return _batch_form(request, me, {"batch": exc.message}, error_status(exc))
+        where = "issuance" if isinstance(exc, errors.UnknownIssuance) else "batch"
+        return _batch_form(request, me, TRANSFER_BATCH, {where: exc.message}, entered_values(form),
+                           error_status(exc))
     return redirect(f"/workspace/accounts/{done[0].from_account}?batch={len(done)}")
+
+
+@router.post("/workspace/retire/batch", response_class=HTMLResponse)
+async def retire_batch(request: Request, db: DB, party: Viewer) -> Response:
+    """A CSV of retirements, done all or none; then the (first) account's history, where each is listed."""
+    me = require(party, request)
+    form = await checked_form(request)
+    try:
+        batch = credits.retirement_batch_from_csv(await _batch_text(request, form))
+
+        def retire_them() -> list[credits.Movement]:
+            with db.write() as session:
+                return credits.retire_batch(session, me, batch)
+
+        done = await run_in_threadpool(retire_them)
+    except RegistryError as exc:
+        return _batch_form(request, me, RETIREMENT_BATCH, {"batch": exc.message}, {}, error_status(exc))
+    return redirect(f"/workspace/accounts/{done[0].from_account}?retired={len(done)}")
 
 
 # --- my projects ----------------------------------------------------------------------------------
