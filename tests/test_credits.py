@@ -192,3 +192,46 @@ def test_balances_group_by_vintage(db: Database) -> None:
     with db.read() as s:
         rows = credits.account_balances(s, get_account(s, world.owner_account).id, "vintage")
     assert [(r["group"], r["active_kg"]) for r in rows] == [(2024, 1_000), (2025, 2_000)]
+
+
+class Undo(Exception):
+    """Raised to roll a test's transaction back."""
+
+
+def test_postgresql_splits_off_the_oldest_units_in_one_statement_or_leaves_the_rest_to_the_portable_path(
+        db: Database) -> None:
+    """PostgreSQL's hot path takes the common case (part of the oldest block) and leaves every other case
+    unchanged for the portable path, which SQLite always takes; the movements come out the same."""
+    world = make_world(db)
+    issue(db, world, 1_000, vintage=2024)
+    issue(db, world, 5_000, vintage=2025)
+    on_postgresql = db.url.startswith("postgresql")
+    with db.write() as s:
+        accounts = credits.get_accounts(s, [world.owner_account, world.factory_account])
+        source, target = accounts[world.owner_account], accounts[world.factory_account]
+        assert credits._splits_in_one_statement(s, 300, ANY) is on_postgresql
+        assert not credits._splits_in_one_statement(s, None, SerialRangeSelection("iss_x", 1, 5))
+        assert not credits._splits_in_one_statement(s, 300, OldestFirstSelection(vintage=2025))
+    if on_postgresql:
+        with pytest.raises(Undo), db.write() as s:
+            def split(quantity_kg: int, latest_vintage: int = 9999) -> list[tuple[int, int]] | None:
+                ranges = credits._split_off_oldest(s, credits.EntryType.TRANSFER, source, target, quantity_kg,
+                                                   latest_vintage=latest_vintage)
+                return None if ranges is None else [(r.first_unit, r.last_unit) for r in ranges]
+
+            def blocks() -> list[tuple[int, int, int]]:
+                return sorted((row.account_id, row.first_unit, row.last_unit) for row in s.execute(
+                    select(CreditBlock.account_id, CreditBlock.first_unit, CreditBlock.last_unit)))
+
+            before = blocks()
+            assert split(1_000) is None  # it would empty the oldest block: the portable path moves the block itself
+            assert split(5_000) is None  # more than the oldest block: the portable path spans blocks
+            assert split(10, latest_vintage=2023) is None  # a vintage a retirement's claim period refuses
+            assert blocks() == before  # each left everything as it was
+            assert split(1) == [(1, 1)]
+            assert blocks() == sorted([(source.id, 2, 1_000), (source.id, 1, 5_000), (target.id, 1, 1)])
+            raise Undo  # that unit moved without its ledger entry
+    with db.write() as s:
+        moved = [credits.transfer_credits(s, world.owner, world.owner_account, world.factory_account, kg, ANY)
+                 for kg in (300, 900)]
+    assert [[(r.first_unit, r.last_unit) for r in m.ranges] for m in moved] == [[(1, 300)], [(301, 1_000), (1, 200)]]
