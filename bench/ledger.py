@@ -1,16 +1,25 @@
-"""Ledger benchmark on PostgreSQL: signed transfers through the HTTP API against a raw-SQL floor.
+"""Ledger benchmark on PostgreSQL: signed transfers (or retirements) through the HTTP API against a
+raw-SQL floor, with a log of a chosen size.
 
-    .venv/bin/python bench/ledger.py [--duration 20] [--connections 32] [--workers 2]
+    .venv/bin/python bench/ledger.py [--kind transfer|retire] [--prefill 1000000] [--duration 20]
+                                     [--connections 32] [--workers 2]
 
 Needs `wrk` (Debian: apt-get install wrk) and a PostgreSQL server (CIR_BENCH_POSTGRES_URL, default
 127.0.0.1:5432, user postgres). It creates and drops its own database. Figures printed:
 
-- transfers/s through `POST /api/v1/transfers` (oldest-first, each splitting a block), p50/p99
-  latency as wrk measures it, and the CPU the load generator used;
-- the same transfers done with raw psycopg (lock the block, shrink it, insert the moved part,
-  insert the ledger entry, commit) with the same concurrency: the floor, and our ratio to it;
-- time from a transfer's commit to the signed checkpoint that includes it, p50/p99;
-- inclusion-proof latency through `GET /api/v1/log/proof/inclusion`, p50/p99.
+- transfers/s through `POST /api/v1/transfers` (oldest-first, each splitting a block), or retirements/s
+  through `POST /api/v1/retirements`, p50/p99 latency as wrk measures it, and the CPU wrk used;
+- the same movements done with raw psycopg with the same concurrency: the floor, and our ratio to it.
+  The floor writes the same rows with the fewest statements: the block split off in one statement
+  (lock, shrink, insert the moved part), the ledger entry, commit; for a retirement also its record
+  before and the record's entry id after;
+- time from a movement's commit to the signed checkpoint that includes it, p50/p99;
+- inclusion-proof latency through `GET /api/v1/log/proof/inclusion`, p50/p99: alone after the run,
+  and under the run's load (4 more connections while the movements run).
+
+`--prefill N` first writes N filler entries (type `bench_filler`) straight into the log, sequenced
+as the sequencer would (leaf indexes and perfect-subtree hashes), so that movements and proofs run
+against a log of N entries and more.
 """
 
 from __future__ import annotations
@@ -40,8 +49,10 @@ from methodologies.plugin import AssetKind  # noqa: E402
 from registry import credits  # noqa: E402
 from registry.accounts import open_account  # noqa: E402
 from registry.db import Database  # noqa: E402
+from registry.ledger import merkle  # noqa: E402
 from registry.ledger.identity import record_log_identity  # noqa: E402
 from registry.ledger.signing import create_key_file, load_signer  # noqa: E402
+from registry.ledger.verify import leaf_hash  # noqa: E402
 from registry.migrate import upgrade_database  # noqa: E402
 from registry.models import PartyKind, ProjectStatus, Role  # noqa: E402
 from registry.parties import bootstrap_registrar, create_party, issue_api_key  # noqa: E402
@@ -114,17 +125,25 @@ def start_server(url: str, workers: int, key_file: Path) -> subprocess.Popen[byt
     raise SystemExit(f"the server did not start: {server.stderr.read().decode() if server.stderr else ''}")
 
 
-TRANSFER_LUA = """
+MOVEMENT_LUA = """
 local pairs = {PAIRS}
 local key = "{KEY}"
 math.randomseed(os.time() + tonumber(tostring({{}}):sub(8), 16))
 request = function()
   local p = pairs[math.random(#pairs)]
-  local body = '{{"from_account":"' .. p[1] .. '","to_account":"' .. p[2] .. '","quantity_kg":7}}'
-  return wrk.format("POST", "/api/v1/transfers",
+  local body = {BODY}
+  return wrk.format("POST", "{PATH}",
     {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key}}, body)
 end
 """
+BODIES = {
+    "transfer": ("/api/v1/transfers",
+                 """'{"from_account":"' .. p[1] .. '","to_account":"' .. p[2] .. '","quantity_kg":7}'"""),
+    "retire": ("/api/v1/retirements",
+               """'{"from_account":"' .. p[1] .. '","quantity_kg":7,"beneficiary_name":"Bench factory",'"""
+               """ .. '"beneficiary_type":"organisation","purpose":"Bench claim","claim_period_start":"2025-01-01",'"""
+               """ .. '"claim_period_end":"2025-12-31"}'"""),
+}
 
 PROOF_LUA = """
 math.randomseed(os.time() + tonumber(tostring({{}}):sub(8), 16))
@@ -140,15 +159,30 @@ def _match(pattern: str, text: str) -> re.Match[str]:
         raise RuntimeError(f"wrk printed no {pattern!r}:\n{text}")
     return match
 
+# The same requests in Python, to show why the server refuses them if it does.
+SAMPLE_BODIES = {
+    "transfer": lambda source, sink: {"from_account": source, "to_account": sink, "quantity_kg": 7},
+    "retire": lambda source, _: {"from_account": source, "quantity_kg": 7, "beneficiary_name": "Bench factory",
+                                 "beneficiary_type": "organisation", "purpose": "Bench claim",
+                                 "claim_period_start": "2025-01-01", "claim_period_end": "2025-12-31"},
+}
 
-def run_wrk(script: str, path: str, connections: int, duration: int) -> dict[str, float]:
+
+def start_wrk(script: str, path: str, connections: int, duration: int) -> tuple[subprocess.Popen[str], str]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
+    return subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", f.name,
+                             f"http://127.0.0.1:{PORT}{path}"], stdout=subprocess.PIPE, text=True), f.name
+
+
+def wrk_result(started: tuple[subprocess.Popen[str], str], duration: int) -> dict[str, float]:
+    process, script = started
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", f.name,
-                          f"http://127.0.0.1:{PORT}{path}"], capture_output=True, text=True, check=True).stdout
+    out, _ = process.communicate()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    os.unlink(f.name)
+    os.unlink(script)
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed:\n{out}")
 
     def latency_ms(label: str) -> float:
         value, unit = _match(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
@@ -162,6 +196,10 @@ def run_wrk(script: str, path: str, connections: int, duration: int) -> dict[str
             "errors": int(non_2xx.group(1)) if non_2xx else 0, "wrk_cpu_share": cpu / duration}
 
 
+def run_wrk(script: str, path: str, connections: int, duration: int) -> dict[str, float]:
+    return wrk_result(start_wrk(script, path, connections, duration), duration)
+
+
 def checkpoint_lag(url: str) -> tuple[float, float]:
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         row = conn.execute("""
@@ -170,12 +208,13 @@ def checkpoint_lag(url: str) -> tuple[float, float]:
                   FROM ledger_entry e
                   CROSS JOIN LATERAL (SELECT created_at FROM log_checkpoint c WHERE c.tree_size > e.leaf_index
                                       ORDER BY tree_size LIMIT 1) c
-                  WHERE e.kind = 'transfer') lags""").fetchone()
+                  WHERE e.kind IN ('transfer', 'retire')) lags""").fetchone()
     assert row is not None
     return float(row[0]) * 1000, float(row[1]) * 1000
 
 
 def tree_size(url: str) -> int:
+    """The log's size once every entry is sequenced, -1 before."""
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         row = conn.execute("SELECT count(*), count(leaf_index) FROM ledger_entry").fetchone()
     assert row is not None
@@ -189,9 +228,26 @@ FLOOR_ENTRY = json.dumps({"v": 1, "type": "transfer", "id": "trf_" + "x" * 16, "
                           "time": "2026-11-23T00:00:00.000000Z"}, separators=(",", ":")).encode()
 
 
-def floor_worker(args: tuple[str, list[tuple[int, int]], int]) -> tuple[int, float]:
-    """Raw psycopg: the same lock, shrink, insert, insert, commit per transfer, nothing else."""
-    url, pairs, duration = args
+# The moved part split off the oldest block in one statement, as the API's PostgreSQL path does.
+FLOOR_SPLIT = """
+WITH picked AS (
+    SELECT id, issuance_id, first_unit, last_unit, project_id, vintage FROM credit_block
+    WHERE account_id = %(source)s AND status = 'active' ORDER BY vintage, issuance_id, first_unit LIMIT 1 FOR UPDATE
+), shrunk AS (
+    UPDATE credit_block b SET first_unit = p.first_unit + 7, quantity_kg = p.last_unit - p.first_unit - 6
+    FROM picked p WHERE b.id = p.id AND b.first_unit = p.first_unit AND b.last_unit = p.last_unit RETURNING b.id
+)
+INSERT INTO credit_block (public_id, issuance_id, first_unit, last_unit, quantity_kg, account_id, status, project_id,
+                          vintage, retirement_id)
+SELECT %(block)s, p.issuance_id, p.first_unit, p.first_unit + 6, 7, %(target)s, %(status)s, p.project_id, p.vintage,
+       %(retirement)s
+FROM picked p JOIN shrunk s ON s.id = p.id
+"""
+
+
+def floor_worker(args: tuple[str, str, list[tuple[int, int]], int, int]) -> tuple[int, float]:
+    """Raw psycopg: the same rows per movement as the API writes, with the fewest statements."""
+    url, kind, pairs, retirement_account, duration = args
     done = 0
     with psycopg.connect(url) as conn:
         start = time.time()
@@ -200,55 +256,117 @@ def floor_worker(args: tuple[str, list[tuple[int, int]], int]) -> tuple[int, flo
         while time.time() < deadline:
             source, sink = pairs[i % len(pairs)]
             i += 7919
-            with conn.transaction():
-                block = conn.execute(
-                    "SELECT id, issuance_id, first_unit, project_id, vintage FROM credit_block "
-                    "WHERE account_id = %s AND status = 'active' ORDER BY vintage, issuance_id, first_unit "
-                    "LIMIT 8 FOR UPDATE", (source,)).fetchone()
-                assert block is not None
-                block_id, issuance_id, first, project_id, vintage = block
-                conn.execute("UPDATE credit_block SET first_unit = first_unit + 7, quantity_kg = quantity_kg - 7 "
-                             "WHERE id = %s", (block_id,))
-                conn.execute("INSERT INTO credit_block (public_id, issuance_id, first_unit, last_unit, quantity_kg, "
-                             "account_id, status, project_id, vintage) "
-                             "VALUES (%s, %s, %s, %s, 7, %s, 'active', %s, %s)",
-                             (uuid.uuid4().hex, issuance_id, first, first + 6, sink, project_id, vintage))
-                conn.execute("INSERT INTO ledger_entry (kind, body, from_account_id, to_account_id, created_at) "
-                             "VALUES ('transfer', %s, %s, %s, now())", (FLOOR_ENTRY, source, sink))
-            done += 1
+            with conn.transaction() as transaction:
+                retirement = None
+                if kind == "retire":
+                    sink = retirement_account
+                    row = conn.execute(
+                        "INSERT INTO retirement (public_id, account_id, party_id, quantity_kg, beneficiary_name, "
+                        "beneficiary_type, purpose, claim_period_start, claim_period_end, public_note, retired_at) "
+                        "SELECT %s, %s, party_id, 7, 'Bench factory', 'organisation', 'Bench claim', '2025-01-01', "
+                        "'2025-12-31', '', now() FROM account WHERE id = %s RETURNING id",
+                        (uuid.uuid4().hex, source, source)).fetchone()
+                    assert row is not None
+                    retirement = row[0]
+                split = conn.execute(FLOOR_SPLIT, {"source": source, "block": uuid.uuid4().hex, "target": sink,
+                                                   "status": "retired" if retirement else "active",
+                                                   "retirement": retirement})
+                if split.rowcount != 1:  # the block changed under the statement, as the API's path falls back
+                    raise psycopg.Rollback(transaction)
+                entry = conn.execute("INSERT INTO ledger_entry (kind, body, from_account_id, to_account_id, "
+                                     "created_at) VALUES (%s, %s, %s, %s, now()) RETURNING id",
+                                     (kind, FLOOR_ENTRY, source, sink)).fetchone()
+                if retirement:
+                    assert entry is not None
+                    conn.execute("UPDATE retirement SET ledger_entry_id = %s WHERE id = %s", (entry[0], retirement))
+                done += 1
     return done, time.time() - start
 
 
-def run_floor(url: str, connections: int, duration: int) -> float:
+def run_floor(url: str, kind: str, connections: int, duration: int) -> float:
     raw = url.replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(raw) as conn:
         rows = conn.execute("SELECT a.id FROM account a WHERE name LIKE 'source %' ORDER BY id").fetchall()
         sinks = conn.execute("SELECT a.id FROM account a WHERE name LIKE 'sink %' ORDER BY id").fetchall()
+        retirement = conn.execute("SELECT id FROM account WHERE kind = 'retirement'").fetchone()
+    assert retirement is not None
     pairs = [(s[0], k[0]) for s, k in zip(rows, sinks, strict=True)]
     with multiprocessing.get_context("fork").Pool(connections) as pool:
-        results = pool.map(floor_worker, [(raw, pairs, duration)] * connections)
+        results = pool.map(floor_worker, [(raw, kind, pairs, retirement[0], duration)] * connections)
     return sum(done / elapsed for done, elapsed in results)
+
+
+PREFILL_CHUNK = 100_000
+
+
+def prefill(url: str, entries: int) -> float:
+    """`entries` filler entries in the log, sequenced as the sequencer would; returns the seconds taken."""
+    started = time.time()
+    raw = url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(raw) as conn, conn.cursor() as cursor:
+        row = cursor.execute("SELECT coalesce(max(id), 0) + 1, now() FROM ledger_entry").fetchone()
+        assert row is not None
+        first_id, now = row
+        frontier: dict[merkle.Node, bytes] = {}
+        size = 0
+        while size < entries:
+            chunk = range(size, min(entries, size + PREFILL_CHUNK))
+            bodies = [b'{"n":%d,"type":"bench_filler","v":1}' % n for n in chunk]
+            created = merkle.new_perfect_nodes(size, [leaf_hash(body) for body in bodies], frontier)
+            with cursor.copy("COPY ledger_entry (id, kind, body, leaf_index, created_at) FROM STDIN") as copy:
+                for offset, body in enumerate(bodies):
+                    copy.write_row((first_id + size + offset, "bench_filler", body, size + offset, now))
+            with cursor.copy("COPY merkle_node (level, position, hash) FROM STDIN") as copy:
+                for (level, position), node in created.items():
+                    copy.write_row((level, position, node))
+            known = {**frontier, **created}
+            size += len(bodies)
+            frontier = {node: known[node] for node in merkle.root_plan(size)}
+            conn.commit()
+        cursor.execute("SELECT setval(pg_get_serial_sequence('ledger_entry', 'id'), %s)", (first_id + entries - 1,))
+        conn.commit()
+    with psycopg.connect(raw, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE ledger_entry")
+        conn.execute("VACUUM ANALYZE merkle_node")
+    return time.time() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kind", choices=sorted(BODIES), default="transfer")
+    parser.add_argument("--prefill", type=int, default=0, help="filler entries written into the log first")
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     admin_url = os.environ.get("CIR_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    path, body = BODIES[args.kind]
 
     url = create_database(admin_url)
     try:
         upgrade_database(url)
         key, pairs = seed(url)
+        prefill_s = prefill(url, args.prefill) if args.prefill else 0.0
         with tempfile.TemporaryDirectory() as tmp:
             server = start_server(url, args.workers, Path(tmp) / "key.pem")
             try:
+                for _ in range(100):  # the seed's entries sequenced, so that proofs can be asked under load
+                    size = tree_size(url)
+                    if size > 0:
+                        break
+                    time.sleep(0.2)
                 lua_pairs = "{" + ",".join(f'{{"{a}","{b}"}}' for a, b in pairs) + "}"
-                http = run_wrk(TRANSFER_LUA.format(PAIRS=lua_pairs, KEY=key), "/api/v1/transfers",
-                               args.connections, args.duration)
-                for _ in range(50):  # let the sequencer catch up before measuring proofs
+                movements = start_wrk(MOVEMENT_LUA.format(PAIRS=lua_pairs, KEY=key, BODY=body, PATH=path), path,
+                                      args.connections, args.duration)
+                time.sleep(1)  # proofs under load: while the movements run
+                loaded = run_wrk(PROOF_LUA.format(SIZE=size), "/api/v1/log/proof/inclusion", 4, args.duration - 2)
+                http = wrk_result(movements, args.duration)
+                if http["errors"] or not http["requests"]:
+                    sample = httpx.post(f"http://127.0.0.1:{PORT}{path}", json=SAMPLE_BODIES[args.kind](*pairs[0]),
+                                        headers={"Authorization": f"Bearer {key}"}, timeout=5)
+                    raise SystemExit(f"{int(http['errors'])} of {int(http['requests'])} requests failed: "
+                                     f"{sample.status_code} {sample.text}")
+                for _ in range(50):  # let the sequencer catch up before measuring proofs alone
                     size = tree_size(url)
                     if size > 0:
                         break
@@ -258,19 +376,23 @@ def main() -> None:
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-        floor_tps = run_floor(url, args.connections, args.duration)
+        floor_rate = run_floor(url, args.kind, args.connections, args.duration)
     finally:
         drop_database(admin_url, url)
 
+    what = {"transfer": "transfers", "retire": "retirements"}[args.kind]
     print(f"machine: {os.cpu_count()} cores; server: {args.workers} uvicorn workers + sequencer; "
-          f"wrk -t1 -c{args.connections} -d{args.duration}s")
-    print(f"HTTP transfers:    {http['rps']:8.0f} /s   p50 {http['p50_ms']:.1f} ms   p99 {http['p99_ms']:.1f} ms   "
-          f"({int(http['requests'])} requests, {int(http['errors'])} non-2xx; wrk used "
-          f"{http['wrk_cpu_share']:.2f} of a core)")
-    print(f"raw psycopg floor: {floor_tps:8.0f} /s   (same transactions, {args.connections} connections)")
-    print(f"ratio HTTP/floor:  {http['rps'] / floor_tps:8.2f}")
+          f"wrk -t1 -c{args.connections} -d{args.duration}s; log prefilled with {args.prefill:,} entries"
+          + (f" in {prefill_s:.0f} s" if args.prefill else ""))
+    print(f"HTTP {what}:{'' if args.kind == 'retire' else ' '}  {http['rps']:8.0f} /s   p50 {http['p50_ms']:.1f} ms   "
+          f"p99 {http['p99_ms']:.1f} ms   ({int(http['requests'])} requests, {int(http['errors'])} non-2xx; "
+          f"wrk used {http['wrk_cpu_share']:.2f} of a core)")
+    print(f"raw psycopg floor: {floor_rate:8.0f} /s   (same rows, {args.connections} connections)")
+    print(f"ratio HTTP/floor:  {http['rps'] / floor_rate:8.2f}")
     print(f"write → signed checkpoint: p50 {lag_p50:.0f} ms   p99 {lag_p99:.0f} ms")
-    print(f"inclusion proof (tree of {size} leaves, 4 connections): {proof['rps']:.0f} /s   "
+    print(f"inclusion proof under load (4 more connections): {loaded['rps']:.0f} /s   p50 {loaded['p50_ms']:.2f} ms   "
+          f"p99 {loaded['p99_ms']:.2f} ms   ({int(loaded['errors'])} non-2xx)")
+    print(f"inclusion proof alone (tree of {size:,} leaves, 4 connections): {proof['rps']:.0f} /s   "
           f"p50 {proof['p50_ms']:.2f} ms   p99 {proof['p99_ms']:.2f} ms")
 
 

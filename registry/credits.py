@@ -537,18 +537,17 @@ WITH picked AS (
 ), shrunk AS (
     UPDATE credit_block b SET first_unit = f.first_unit + %(quantity)s, quantity_kg = f.last_unit - f.first_unit
         + 1 - %(quantity)s
-    FROM fits f WHERE b.id = f.id
+    FROM fits f WHERE b.id = f.id AND b.first_unit = f.first_unit AND b.last_unit = f.last_unit
     RETURNING b.id
 ), moved AS (
     INSERT INTO credit_block (public_id, issuance_id, first_unit, last_unit, quantity_kg, account_id, status,
                               project_id, vintage, retirement_id)
     SELECT %(block)s, f.issuance_id, f.first_unit, f.first_unit + %(quantity)s - 1, %(quantity)s, %(to_account)s,
            %(to_status)s, f.project_id, f.vintage, %(retirement)s
-    FROM fits f
+    FROM fits f JOIN shrunk s ON s.id = f.id  -- inserted from the shrink's result: after it, never beside it
     RETURNING id
 )
-SELECT f.issuance_id, f.issuance_public_id, f.serial_prefix, f.first_unit, (SELECT count(*) FROM shrunk),
-       (SELECT count(*) FROM moved)
+SELECT f.issuance_id, f.issuance_public_id, f.serial_prefix, f.first_unit, (SELECT count(*) FROM moved)
 FROM fits f
 """
 
@@ -571,11 +570,12 @@ def _split_off_oldest(session: Session, kind: EntryType, source: AccountRef, tar
             "account": source.id, "from_status": from_status.value, "quantity": validate_quantity(quantity_kg),
             "latest_vintage": latest_vintage, "block": block_public_id, "to_account": target.id,
             "to_status": rule.to_status.value, "retirement": retirement_id}).fetchone()
-    if row is None:
+    if row is None or row[-1] != 1:
+        # Under READ COMMITTED the shrink may see another version of the block than the lock returned
+        # (a concurrent command moved units in between): its guard then changes nothing, and the portable
+        # path reads the block afresh, under the lock this statement took.
         return None
-    issuance_id, issuance_public_id, prefix, first, shrunk, moved = row
-    if (shrunk, moved) != (1, 1):
-        raise errors.CreditsNotAvailable("these credits changed while the request ran; retry")
+    issuance_id, issuance_public_id, prefix, first, _ = row
     last = first + quantity_kg - 1
     return [UnitRange(issuance_id, issuance_public_id, serial_number(prefix, first, last), first, last,
                       block_public_id)]
