@@ -1,6 +1,8 @@
-"""Transfer batches on PostgreSQL: `POST /api/v1/transfers/batch` through `cir serve` against a raw-SQL floor.
+"""Batches on PostgreSQL: `POST /api/v1/transfers/batch` (or `/retirements/batch`) through `cir serve`
+against a raw-SQL floor.
 
-    .venv/bin/python bench/batch.py [--sizes 1000,10000] [--sources 8] [--repeat 3] [--workers 2]
+    .venv/bin/python bench/batch.py [--kind transfer|retire] [--sizes 100,1000,10000] [--sources 8]
+                                    [--repeat 3] [--workers 2]
 
 Needs a PostgreSQL server (CIR_BENCH_POSTGRES_URL, default 127.0.0.1:5432, user postgres); it creates and
 drops its own database, seeded as `bench/ledger.py` seeds it (256 source accounts, each one block of 10⁹
@@ -8,7 +10,8 @@ units, and 256 sinks). A batch of N movements takes 7 kg each from `--sources` s
 the sinks in turn, so every movement cuts a new block and writes a ledger entry. Printed per size: the
 request's wall time (client to answer, JSON both ways included) and movements/s, best and median of
 `--repeat`; and the floor: the same rows written in one transaction with raw psycopg (lock each source's
-block, shrink it once, COPY the N new blocks and the N ledger entries), nothing else.
+block, shrink it once, COPY the N new blocks and the N ledger entries, and for retirements first the N
+retirement records, their ids and the entries' drawn from the sequences), nothing else.
 """
 
 from __future__ import annotations
@@ -36,9 +39,17 @@ KG = 7
 FLOOR_ENTRY = b'{"from":"acct_floor","id":"trf_floor","quantity_kg":7,"to":"acct_floor","type":"transfer","units":[]}'
 
 
-def batch_body(pairs: list[tuple[str, str]], size: int, sources: int) -> dict[str, object]:
+def batch_body(kind: str, pairs: list[tuple[str, str]], size: int, sources: int) -> dict[str, object]:
+    if kind == "retire":
+        return {"retirements": [{"from_account": pairs[i % sources][0], "quantity_kg": KG,
+                                 "beneficiary_name": f"User {i}", "beneficiary_type": "individual",
+                                 "purpose": "Green commute 2025", "claim_period_start": "2025-01-01",
+                                 "claim_period_end": "2025-12-31"} for i in range(size)]}
     return {"transfers": [{"from_account": pairs[i % sources][0], "to_account": pairs[i % len(pairs)][1],
                            "quantity_kg": KG} for i in range(size)]}
+
+
+PATHS = {"transfer": "/api/v1/transfers/batch", "retire": "/api/v1/retirements/batch"}
 
 
 def sequenced(url: str) -> None:
@@ -50,28 +61,51 @@ def sequenced(url: str) -> None:
             time.sleep(0.2)
 
 
-def through_http(url: str, key: str, body: dict[str, object]) -> float:
+def through_http(url: str, key: str, kind: str, body: dict[str, object]) -> float:
     sequenced(url)
     started = time.perf_counter()
-    answer = httpx.post(f"http://127.0.0.1:{ledger.PORT}/api/v1/transfers/batch", json=body, timeout=600,
+    answer = httpx.post(f"http://127.0.0.1:{ledger.PORT}{PATHS[kind]}", json=body, timeout=600,
                         headers={"Authorization": f"Bearer {key}"})
     elapsed = time.perf_counter() - started
     answer.raise_for_status()
-    assert len(answer.json()["transfers"]) == len(body["transfers"])  # type: ignore[arg-type]
+    (done,) = answer.json().values()
+    (asked,) = body.values()
+    assert len(done) == len(asked)  # type: ignore[arg-type]
     return elapsed
 
 
-def floor(url: str, size: int, sources: int) -> float:
+def floor(url: str, kind: str, size: int, sources: int) -> float:
     """The same rows with raw psycopg, one transaction: per source one locking select and one shrink, then
-    the new blocks and the ledger entries by COPY, PostgreSQL's fastest way in."""
+    (retirements: the records first) the new blocks and the ledger entries by COPY, PostgreSQL's fastest way in."""
     sequenced(url)
     raw = url.replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(raw) as conn:
         source_ids = [row[0] for row in conn.execute(
             "SELECT id FROM account WHERE name LIKE 'source %%' ORDER BY id LIMIT %s", (sources,))]
         sinks = [row[0] for row in conn.execute("SELECT id FROM account WHERE name LIKE 'sink %' ORDER BY id")]
+        if kind == "retire":
+            retired = conn.execute("SELECT id FROM account WHERE kind = 'retirement'").fetchone()
+            assert retired is not None
+            sinks = [retired[0]]
+        party = conn.execute("SELECT party_id FROM account WHERE id = %s", (source_ids[0],)).fetchone()
+        assert party is not None
         started = time.perf_counter()
-        with conn.transaction():
+        with conn.transaction(), conn.cursor() as cursor:
+            retirement_ids: list[int | None] = [None] * size
+            entry_ids = [row[0] for row in cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('ledger_entry', 'id')) FROM generate_series(1, %s)", (size,))]
+            if kind == "retire":
+                retirement_ids = [row[0] for row in cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence('retirement', 'id')) FROM generate_series(1, %s)",
+                    (size,))]
+                with cursor.copy("COPY retirement (id, public_id, account_id, party_id, quantity_kg, beneficiary_name, "
+                                 "beneficiary_type, purpose, claim_period_start, claim_period_end, public_note, "
+                                 "ledger_entry_id, retired_at) FROM STDIN") as copy:
+                    now = datetime.now(UTC)
+                    for i in range(size):
+                        copy.write_row((retirement_ids[i], uuid.uuid4().hex, source_ids[i % sources], party[0], KG,
+                                        f"User {i}", "individual", "Green commute 2025", "2025-01-01",
+                                        "2025-12-31", "", None, now))
             blocks, entries = [], []
             for n, source in enumerate(source_ids):
                 block_id, issuance_id, first, project_id, vintage = conn.execute(
@@ -84,24 +118,29 @@ def floor(url: str, size: int, sources: int) -> float:
                 for k, i in enumerate(mine):
                     sink = sinks[i % len(sinks)]
                     blocks.append((uuid.uuid4().hex, issuance_id, first + KG * k, first + KG * k + KG - 1, sink,
-                                   project_id, vintage))
-                    entries.append((FLOOR_ENTRY, source, sink))
-            with conn.cursor() as cursor:
-                with cursor.copy("COPY credit_block (public_id, issuance_id, first_unit, last_unit, quantity_kg, "
-                                 "account_id, status, project_id, vintage) FROM STDIN") as copy:
-                    for public_id, issuance, first_unit, last_unit, sink, project, year in blocks:
-                        copy.write_row((public_id, issuance, first_unit, last_unit, KG, sink, "active", project, year))
-                with cursor.copy("COPY ledger_entry (kind, body, from_account_id, to_account_id, created_at) "
-                                 "FROM STDIN") as copy:
-                    now = datetime.now(UTC)
-                    for body, source_id, sink in entries:
-                        copy.write_row(("transfer", body, source_id, sink, now))
+                                   project_id, vintage, retirement_ids[i]))
+                    entries.append((entry_ids[i], FLOOR_ENTRY, source, sink))
+            status = "retired" if kind == "retire" else "active"
+            with cursor.copy("COPY credit_block (public_id, issuance_id, first_unit, last_unit, quantity_kg, "
+                             "account_id, status, project_id, vintage, retirement_id) FROM STDIN") as copy:
+                for public_id, issuance, first_unit, last_unit, sink, project, year, retirement in blocks:
+                    copy.write_row((public_id, issuance, first_unit, last_unit, KG, sink, status, project, year,
+                                    retirement))
+            with cursor.copy("COPY ledger_entry (id, kind, body, from_account_id, to_account_id, created_at) "
+                             "FROM STDIN") as copy:
+                now = datetime.now(UTC)
+                for entry_id, body, source_id, sink in entries:
+                    copy.write_row((entry_id, kind, body, source_id, sink, now))
+            if kind == "retire":  # the records name their entries (the foreign key needs the entries first)
+                cursor.execute("UPDATE retirement r SET ledger_entry_id = v.entry FROM unnest(%s::bigint[], "
+                               "%s::bigint[]) AS v(id, entry) WHERE r.id = v.id", (retirement_ids, entry_ids))
         return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--kind", choices=sorted(PATHS), default="transfer")
+    parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--sources", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
@@ -115,11 +154,12 @@ def main() -> None:
             server = ledger.start_server(url, args.workers, Path(tmp) / "key.pem")
             try:
                 print(f"machine: {os.cpu_count()} cores; server: {args.workers} uvicorn workers + sequencer; "
-                      f"PostgreSQL on the same machine; {args.sources} source accounts, {KG} kg a movement")
+                      f"PostgreSQL on the same machine; {args.kind} batches; {args.sources} source accounts, "
+                      f"{KG} kg a movement")
                 for size in (int(s) for s in args.sizes.split(",")):
-                    body = batch_body(pairs, size, args.sources)
-                    runs = [through_http(url, key, body) for _ in range(args.repeat)]
-                    floors = [floor(url, size, args.sources) for _ in range(args.repeat)]
+                    body = batch_body(args.kind, pairs, size, args.sources)
+                    runs = [through_http(url, key, args.kind, body) for _ in range(args.repeat)]
+                    floors = [floor(url, args.kind, size, args.sources) for _ in range(args.repeat)]
                     best, median, best_floor = min(runs), statistics.median(runs), min(floors)
                     print(f"{size:>6} movements: HTTP best {best:6.2f} s = {size / best:7.0f}/s, median "
                           f"{size / median:7.0f}/s; raw SQL floor {best_floor:5.2f} s = {size / best_floor:7.0f}/s; "

@@ -30,7 +30,7 @@ from registry.accounts import (
     get_accounts,
     require_holder,
 )
-from registry.db import copies, copy_rows
+from registry.db import copies, copy_rows, next_ids
 from registry.ids import new_public_id
 from registry.ledger.entries import (
     MOVEMENT_RULES,
@@ -898,6 +898,8 @@ RETIREMENTS = table(Retirement)
 _INSERT_RETIREMENTS = insert(RETIREMENTS).returning(RETIREMENTS.c.id, sort_by_parameter_order=True)
 _SET_RETIREMENT_ENTRY = update(RETIREMENTS).where(RETIREMENTS.c.id == bindparam("r_id")).values(
     ledger_entry_id=bindparam("r_entry"))
+_SET_RETIREMENT_ENTRIES_PG = ("UPDATE retirement r SET ledger_entry_id = v.entry "
+                              "FROM unnest(%(ids)s::bigint[], %(entries)s::bigint[]) AS v(id, entry) WHERE r.id = v.id")
 
 
 def retire_batch(session: Session, actor: Party, retirements: list[BatchRetirement]) -> list[Movement]:
@@ -921,13 +923,21 @@ def retire_batch(session: Session, actor: Party, retirements: list[BatchRetireme
     retired_at = datetime.now(UTC)
     # The records come before the move so that the retired blocks can name them.
     connection = session.connection()
-    ids = list(connection.execute(_INSERT_RETIREMENTS, [
+    records = [
         {"public_id": public_id, "account_id": accounts[r.from_account].id, "party_id": pk(actor),
          "quantity_kg": r.quantity_kg, "beneficiary_name": r.details.beneficiary_name.strip(),
          "beneficiary_type": r.details.beneficiary_type, "purpose": r.details.purpose.strip(),
          "claim_period_start": r.details.claim_period_start, "claim_period_end": r.details.claim_period_end,
          "public_note": r.details.public_note, "retired_at": retired_at}
-        for public_id, r in zip(public_ids, retirements, strict=True)]).scalars())
+        for public_id, r in zip(public_ids, retirements, strict=True)]
+    by_copy = copies(connection, len(records))
+    if by_copy:
+        ids = next_ids(connection, "retirement", len(records))
+        columns = ("id", *records[0])
+        copy_rows(connection, "retirement", columns,
+                  ([record_id, *record.values()] for record_id, record in zip(ids, records, strict=True)))
+    else:
+        ids = list(connection.execute(_INSERT_RETIREMENTS, records).scalars())
 
     def backs_its_claim(index: int, vintages: set[int]) -> None:
         try:
@@ -944,8 +954,13 @@ def retire_batch(session: Session, actor: Party, retirements: list[BatchRetireme
                                     **_retirement_entry(r.details)},
                  accounts[r.from_account].id, retired.id)
         for public_id, r, pieces in zip(public_ids, retirements, cut.pieces, strict=True)])
-    connection.execute(_SET_RETIREMENT_ENTRY, [{"r_id": retirement_id, "r_entry": entry_id}
-                                               for retirement_id, (entry_id, _) in zip(ids, entries, strict=True)])
+    # The records name their entries, written after them (the foreign key): on PostgreSQL in one statement.
+    entry_ids = [entry_id for entry_id, _ in entries]
+    if by_copy:
+        connection.exec_driver_sql(_SET_RETIREMENT_ENTRIES_PG, {"ids": ids, "entries": entry_ids})
+    else:
+        connection.execute(_SET_RETIREMENT_ENTRY, [{"r_id": retirement_id, "r_entry": entry_id}
+                                                   for retirement_id, entry_id in zip(ids, entry_ids, strict=True)])
     return [Movement(public_id, EntryType.RETIRE, r.from_account, retired.public_id, r.quantity_kg, pieces, entry_id,
                      entry)
             for public_id, r, pieces, (entry_id, entry) in zip(public_ids, retirements, cut.pieces, entries,
