@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Annotated, Concatenate, ParamSpec
 
 import orjson
-import rfc8785
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -25,6 +24,7 @@ from sqlmodel import Session
 from api.deps import DB, Caller
 from api.idempotency import claim_key, find_response, request_fingerprint, store_response
 from registry.db import Database
+from registry.ledger.entries import canonical_json
 from registry.models import Party, pk
 
 # PostgreSQL deadlock_detected and serialization_failure: the command did nothing and may rerun.
@@ -49,7 +49,7 @@ class Writer:
         key = self.request.headers.get("Idempotency-Key")
         fingerprint = ""
         if key is not None:
-            body = rfc8785.dumps(payload.model_dump(mode="json")) if payload is not None else b""
+            body = canonical_json(payload.model_dump(mode="json")) if payload is not None else b""
             fingerprint = request_fingerprint(self.request.method, self.request.url.path, body)
         party_id = pk(self.caller)
         for attempt in range(ATTEMPTS):

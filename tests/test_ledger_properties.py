@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from hypothesis import HealthCheck, settings
+import pytest
+import rfc8785
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy import select
@@ -22,6 +24,7 @@ from registry.credits import OldestFirstSelection, RetirementDetails, SerialRang
 from registry.db import Database
 from registry.ledger import log
 from registry.ledger.audit import audit
+from registry.ledger.entries import _plain, canonical_json
 from registry.ledger.signing import LogSigner
 from registry.models import CreditBlock, Issuance
 from tests.conftest import empty_database
@@ -141,3 +144,34 @@ def test_ledger_invariants_hold_under_random_commands(db: Database, signer: LogS
         settings=settings(max_examples=20, stateful_step_count=12, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]),
     )
+
+
+# Any JSON: strings of any characters (control characters, astral ones, lone surrogates), any keys,
+# integers beyond JSON's exact range, floats.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**60, max_value=2**60) | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12)
+
+
+@given(json_values)
+@settings(max_examples=2_000, deadline=None)
+def test_canonical_json_is_rfc8785_whichever_way_it_is_written(value: object) -> None:
+    """The ledger's canonical bytes come from orjson for plain documents and from rfc8785 otherwise: the
+    same bytes as rfc8785 for every value, or the same refusal."""
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, UnicodeError, ValueError) as refused:
+        with pytest.raises(type(refused)):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
+def test_canonical_json_takes_the_fast_way_for_a_ledger_entry() -> None:
+    entry = {"v": 1, "type": "retire", "quantity_kg": 2**53 - 1, "units": [{"first_unit": 1, "serial": "CN-JS:…"}],
+             "beneficiary": {"name": "苏州 \u0001 \u2028 \"q\" \\ 𝄞", "type": "individual"}, "claim": None}
+    assert _plain(entry) and canonical_json(entry) == rfc8785.dumps(entry)
+    for other in ({"quantity_kg": 2**53}, {"x": 1.5}, {"é": 1}, [b"bytes"]):
+        assert not _plain(other)
