@@ -2,7 +2,7 @@
 against a raw-SQL floor.
 
     .venv/bin/python bench/batch.py [--kind transfer|retire] [--sizes 100,1000,10000] [--sources 8]
-                                    [--repeat 3] [--workers 2]
+                                    [--repeat 3] [--workers 2] [--prefill 1000000]
 
 Needs a PostgreSQL server (CIR_BENCH_POSTGRES_URL, default 127.0.0.1:5432, user postgres); it creates and
 drops its own database, seeded as `bench/ledger.py` seeds it (256 source accounts, each one block of 10⁹
@@ -11,7 +11,8 @@ the sinks in turn, so every movement cuts a new block and writes a ledger entry.
 request's wall time (client to answer, JSON both ways included) and movements/s, best and median of
 `--repeat`; and the floor: the same rows written in one transaction with raw psycopg (lock each source's
 block, shrink it once, COPY the N new blocks and the N ledger entries, and for retirements first the N
-retirement records, their ids and the entries' drawn from the sequences), nothing else.
+retirement records, their ids and the entries' drawn from the sequences), nothing else. `--prefill N`
+first puts N filler entries in the log, as `bench/ledger.py` does.
 """
 
 from __future__ import annotations
@@ -144,18 +145,21 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--prefill", type=int, default=0, help="filler entries written into the log first")
     args = parser.parse_args()
     admin_url = os.environ.get("CIR_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     url = ledger.create_database(admin_url)
     try:
         ledger.upgrade_database(url)
         key, pairs = ledger.seed(url)
+        prefill_s = ledger.prefill(url, args.prefill) if args.prefill else 0.0
         with tempfile.TemporaryDirectory() as tmp:
             server = ledger.start_server(url, args.workers, Path(tmp) / "key.pem")
             try:
                 print(f"machine: {os.cpu_count()} cores; server: {args.workers} uvicorn workers + sequencer; "
                       f"PostgreSQL on the same machine; {args.kind} batches; {args.sources} source accounts, "
-                      f"{KG} kg a movement")
+                      f"{KG} kg a movement; log prefilled with {args.prefill:,} entries"
+                      + (f" in {prefill_s:.0f} s" if args.prefill else ""))
                 for size in (int(s) for s in args.sizes.split(",")):
                     body = batch_body(args.kind, pairs, size, args.sources)
                     runs = [through_http(url, key, args.kind, body) for _ in range(args.repeat)]
