@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import Row, Select, exists, func, or_, select
 from sqlmodel import Session, col
 
-from registry import errors, schemas
+from registry import credits, errors, schemas
 from registry.accounts import BUFFER_POOL_ACCOUNT, readable_accounts_query
 from registry.ledger.models import LedgerEntry
 from registry.models import (
@@ -352,6 +352,15 @@ def retirement_out(session: Session, public_id: str) -> schemas.RetirementOut:
                              block=b.public_id)
         for b, iss, prefix in blocks
     ]
+    return _retirement_out(retirement, units)
+
+
+def retirement_made_out(retirement: Retirement, movement: credits.Movement) -> schemas.RetirementOut:
+    """A retirement just made, from what the command returned: the same answer as `retirement_out`
+    without reading it back."""
+    units = [schemas.UnitRangeOut(issuance=r.issuance_public_id, serial=r.serial, first_unit=r.first_unit,
+                                  last_unit=r.last_unit, quantity_kg=r.quantity_kg, block=r.block_public_id)
+             for r in sorted(movement.ranges, key=lambda r: (r.issuance_id, r.first_unit))]
     return _retirement_out(retirement, units)
 
 

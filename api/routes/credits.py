@@ -120,9 +120,9 @@ def retire(body: schemas.RetirementCreate, write: Write) -> Response:
 def _retire(s: Session, caller: Party, body: schemas.RetirementCreate) -> schemas.RetirementOut:
     details = credits.RetirementDetails(body.beneficiary_name, body.beneficiary_type, body.purpose,
                                         body.claim_period_start, body.claim_period_end, body.public_note)
-    retirement, _ = credits.retire_credits(s, caller, body.from_account, body.quantity_kg, body.to_selection(),
-                                           details)
-    return queries.retirement_out(s, retirement.public_id)
+    retirement, movement = credits.retire_credits(s, caller, body.from_account, body.quantity_kg,
+                                                  body.to_selection(), details)
+    return queries.retirement_made_out(retirement, movement)
 
 
 @router.post("/retirements/batch", status_code=201, response_model=schemas.RetirementBatchOut,
