@@ -9,10 +9,11 @@ drops its own database, seeded as `bench/ledger.py` seeds it (256 source account
 units, and 256 sinks). A batch of N movements takes 7 kg each from `--sources` source accounts in turn to
 the sinks in turn, so every movement cuts a new block and writes a ledger entry. Printed per size: the
 request's wall time (client to answer, JSON both ways included) and movements/s, best and median of
-`--repeat`; and the floor: the same rows written in one transaction with raw psycopg (lock each source's
-block, shrink it once, COPY the N new blocks and the N ledger entries, and for retirements first the N
-retirement records, their ids and the entries' drawn from the sequences), nothing else. `--prefill N`
-first puts N filler entries in the log, as `bench/ledger.py` does.
+`--repeat`; how long the sequencer then took to put them all in a signed checkpoint; and the floor: the
+same rows written in one transaction with raw psycopg (lock each source's block, shrink it once, COPY the
+N new blocks and the N ledger entries, and for retirements first the N retirement records, their ids and
+the entries' drawn from the sequences), nothing else. `--prefill N` first puts N filler entries in the
+log, as `bench/ledger.py` does.
 """
 
 from __future__ import annotations
@@ -62,17 +63,20 @@ def sequenced(url: str) -> None:
             time.sleep(0.2)
 
 
-def through_http(url: str, key: str, kind: str, body: dict[str, object]) -> float:
+def through_http(url: str, key: str, kind: str, body: dict[str, object]) -> tuple[float, float]:
+    """The request's wall time, and the time from its answer until the sequencer had its entries in a
+    signed checkpoint."""
     sequenced(url)
     started = time.perf_counter()
     answer = httpx.post(f"http://127.0.0.1:{ledger.PORT}{PATHS[kind]}", json=body, timeout=600,
                         headers={"Authorization": f"Bearer {key}"})
-    elapsed = time.perf_counter() - started
+    answered = time.perf_counter()
     answer.raise_for_status()
     (done,) = answer.json().values()
     (asked,) = body.values()
     assert len(done) == len(asked)  # type: ignore[arg-type]
-    return elapsed
+    sequenced(url)
+    return answered - started, time.perf_counter() - answered
 
 
 def floor(url: str, kind: str, size: int, sources: int) -> float:
@@ -162,12 +166,15 @@ def main() -> None:
                       + (f" in {prefill_s:.0f} s" if args.prefill else ""))
                 for size in (int(s) for s in args.sizes.split(",")):
                     body = batch_body(args.kind, pairs, size, args.sources)
-                    runs = [through_http(url, key, args.kind, body) for _ in range(args.repeat)]
+                    timings = [through_http(url, key, args.kind, body) for _ in range(args.repeat)]
+                    runs, sequencing = [run for run, _ in timings], [wait for _, wait in timings]
                     floors = [floor(url, args.kind, size, args.sources) for _ in range(args.repeat)]
                     best, median, best_floor = min(runs), statistics.median(runs), min(floors)
                     print(f"{size:>6} movements: HTTP best {best:6.2f} s = {size / best:7.0f}/s, median "
                           f"{size / median:7.0f}/s; raw SQL floor {best_floor:5.2f} s = {size / best_floor:7.0f}/s; "
-                          f"ratio {best_floor / best:.2f}")
+                          f"ratio {best_floor / best:.2f}; then all in a signed checkpoint within "
+                          f"{statistics.median(sequencing):.2f} s (median: the sequencer at "
+                          f"{size / statistics.median(sequencing):,.0f} entries/s)")
                 print("target: ≥ 10,000 movements/s through HTTP")
             finally:
                 server.terminate()
