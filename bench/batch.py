@@ -1,7 +1,7 @@
 """Batches on PostgreSQL: `POST /api/v1/transfers/batch` (or `/retirements/batch`) through `cir serve`
 against a raw-SQL floor.
 
-    .venv/bin/python bench/batch.py [--kind transfer|retire] [--sizes 100,1000,10000] [--sources 8]
+    .venv/bin/python bench/batch.py [--kinds transfer,retire] [--sizes 100,1000,10000] [--sources 8]
                                     [--repeat 3] [--workers 2] [--prefill 1000000]
 
 Needs a PostgreSQL server (CIR_BENCH_POSTGRES_URL, default 127.0.0.1:5432, user postgres); it creates and
@@ -144,7 +144,7 @@ def floor(url: str, kind: str, size: int, sources: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kind", choices=sorted(PATHS), default="transfer")
+    parser.add_argument("--kinds", default="transfer", help="transfer, retire or both (transfer,retire)")
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--sources", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
@@ -161,20 +161,21 @@ def main() -> None:
             server = ledger.start_server(url, args.workers, Path(tmp) / "key.pem")
             try:
                 print(f"machine: {os.cpu_count()} cores; server: {args.workers} uvicorn workers + sequencer; "
-                      f"PostgreSQL on the same machine; {args.kind} batches; {args.sources} source accounts, "
+                      f"PostgreSQL on the same machine; {args.sources} source accounts, "
                       f"{KG} kg a movement; log prefilled with {args.prefill:,} entries"
                       + (f" in {prefill_s:.0f} s" if args.prefill else ""))
-                for size in (int(s) for s in args.sizes.split(",")):
-                    body = batch_body(args.kind, pairs, size, args.sources)
-                    timings = [through_http(url, key, args.kind, body) for _ in range(args.repeat)]
-                    runs, sequencing = [run for run, _ in timings], [wait for _, wait in timings]
-                    floors = [floor(url, args.kind, size, args.sources) for _ in range(args.repeat)]
-                    best, median, best_floor = min(runs), statistics.median(runs), min(floors)
-                    print(f"{size:>6} movements: HTTP best {best:6.2f} s = {size / best:7.0f}/s, median "
-                          f"{size / median:7.0f}/s; raw SQL floor {best_floor:5.2f} s = {size / best_floor:7.0f}/s; "
-                          f"ratio {best_floor / best:.2f}; then all in a signed checkpoint within "
-                          f"{statistics.median(sequencing):.2f} s (median: the sequencer at "
-                          f"{size / statistics.median(sequencing):,.0f} entries/s)")
+                for kind in args.kinds.split(","):
+                    for size in (int(s) for s in args.sizes.split(",")):
+                        body = batch_body(kind, pairs, size, args.sources)
+                        timings = [through_http(url, key, kind, body) for _ in range(args.repeat)]
+                        runs, sequencing = [run for run, _ in timings], [wait for _, wait in timings]
+                        floors = [floor(url, kind, size, args.sources) for _ in range(args.repeat)]
+                        best, median, best_floor = min(runs), statistics.median(runs), min(floors)
+                        print(f"{kind:8} {size:>6} movements: HTTP best {best:6.2f} s = {size / best:7.0f}/s, median "
+                              f"{size / median:7.0f}/s; raw SQL floor {best_floor:5.2f} s = "
+                              f"{size / best_floor:7.0f}/s; ratio {best_floor / best:.2f}; then all in a signed "
+                              f"checkpoint within {statistics.median(sequencing):.2f} s (median: the sequencer at "
+                              f"{size / statistics.median(sequencing):,.0f} entries/s)")
                 print("target: ≥ 10,000 movements/s through HTTP")
             finally:
                 server.terminate()

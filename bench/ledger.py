@@ -1,7 +1,7 @@
 """Ledger benchmark on PostgreSQL: signed transfers (or retirements) through the HTTP API against a
 raw-SQL floor, with a log of a chosen size.
 
-    .venv/bin/python bench/ledger.py [--kind transfer|retire] [--prefill 1000000] [--duration 20]
+    .venv/bin/python bench/ledger.py [--kinds transfer,retire] [--prefill 1000000] [--duration 20]
                                      [--connections 32] [--workers 2]
 
 Needs `wrk` (Debian: apt-get install wrk) and a PostgreSQL server (CIR_BENCH_POSTGRES_URL, default
@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -200,7 +201,7 @@ def run_wrk(script: str, path: str, connections: int, duration: int) -> dict[str
     return wrk_result(start_wrk(script, path, connections, duration), duration)
 
 
-def checkpoint_lag(url: str) -> tuple[float, float]:
+def checkpoint_lag(url: str, kind: str) -> tuple[float, float]:
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         row = conn.execute("""
             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), percentile_cont(0.99) WITHIN GROUP (ORDER BY lag)
@@ -208,7 +209,7 @@ def checkpoint_lag(url: str) -> tuple[float, float]:
                   FROM ledger_entry e
                   CROSS JOIN LATERAL (SELECT created_at FROM log_checkpoint c WHERE c.tree_size > e.leaf_index
                                       ORDER BY tree_size LIMIT 1) c
-                  WHERE e.kind IN ('transfer', 'retire')) lags""").fetchone()
+                  WHERE e.kind = %s) lags""", (kind,)).fetchone()
     assert row is not None
     return float(row[0]) * 1000, float(row[1]) * 1000
 
@@ -331,16 +332,59 @@ def prefill(url: str, entries: int) -> float:
     return time.time() - started
 
 
+@dataclass
+class Run:
+    """One kind of movement's figures."""
+
+    http: dict[str, float]
+    under_load: dict[str, float]
+    alone: dict[str, float]
+    size: int
+    lag_ms: tuple[float, float]
+    floor: float = 0.0
+
+
+def run_kind(url: str, key: str, pairs: list[tuple[str, str]], kind: str, connections: int, duration: int) -> Run:
+    """The movements through HTTP, with proofs asked under their load, then proofs alone."""
+    path, body = BODIES[kind]
+    size = wait_sequenced(url)
+    lua_pairs = "{" + ",".join(f'{{"{a}","{b}"}}' for a, b in pairs) + "}"
+    movements = start_wrk(MOVEMENT_LUA.format(PAIRS=lua_pairs, KEY=key, BODY=body, PATH=path), path, connections,
+                          duration)
+    time.sleep(1)  # proofs under load: while the movements run
+    loaded = run_wrk(PROOF_LUA.format(SIZE=size), "/api/v1/log/proof/inclusion", 4, duration - 2)
+    http = wrk_result(movements, duration)
+    if http["errors"] or not http["requests"]:
+        sample = httpx.post(f"http://127.0.0.1:{PORT}{path}", json=SAMPLE_BODIES[kind](*pairs[0]),
+                            headers={"Authorization": f"Bearer {key}"}, timeout=5)
+        raise SystemExit(f"{int(http['errors'])} of {int(http['requests'])} requests failed: "
+                         f"{sample.status_code} {sample.text}")
+    size = wait_sequenced(url)  # the sequencer caught up before proofs are measured alone
+    return Run(http, loaded, run_wrk(PROOF_LUA.format(SIZE=size), "/api/v1/log/proof/inclusion", 4, 10), size,
+               checkpoint_lag(url, kind))
+
+
+def wait_sequenced(url: str) -> int:
+    for _ in range(100):
+        size = tree_size(url)
+        if size > 0:
+            return size
+        time.sleep(0.2)
+    raise SystemExit("the sequencer did not catch up in 20 s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kind", choices=sorted(BODIES), default="transfer")
+    parser.add_argument("--kinds", default="transfer", help="transfer, retire or both (transfer,retire)")
     parser.add_argument("--prefill", type=int, default=0, help="filler entries written into the log first")
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    kinds = args.kinds.split(",")
+    if not set(kinds) <= set(BODIES):
+        parser.error(f"--kinds: choose from {', '.join(sorted(BODIES))}")
     admin_url = os.environ.get("CIR_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    path, body = BODIES[args.kind]
 
     url = create_database(admin_url)
     try:
@@ -350,50 +394,30 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             server = start_server(url, args.workers, Path(tmp) / "key.pem")
             try:
-                for _ in range(100):  # the seed's entries sequenced, so that proofs can be asked under load
-                    size = tree_size(url)
-                    if size > 0:
-                        break
-                    time.sleep(0.2)
-                lua_pairs = "{" + ",".join(f'{{"{a}","{b}"}}' for a, b in pairs) + "}"
-                movements = start_wrk(MOVEMENT_LUA.format(PAIRS=lua_pairs, KEY=key, BODY=body, PATH=path), path,
-                                      args.connections, args.duration)
-                time.sleep(1)  # proofs under load: while the movements run
-                loaded = run_wrk(PROOF_LUA.format(SIZE=size), "/api/v1/log/proof/inclusion", 4, args.duration - 2)
-                http = wrk_result(movements, args.duration)
-                if http["errors"] or not http["requests"]:
-                    sample = httpx.post(f"http://127.0.0.1:{PORT}{path}", json=SAMPLE_BODIES[args.kind](*pairs[0]),
-                                        headers={"Authorization": f"Bearer {key}"}, timeout=5)
-                    raise SystemExit(f"{int(http['errors'])} of {int(http['requests'])} requests failed: "
-                                     f"{sample.status_code} {sample.text}")
-                for _ in range(50):  # let the sequencer catch up before measuring proofs alone
-                    size = tree_size(url)
-                    if size > 0:
-                        break
-                    time.sleep(0.2)
-                lag_p50, lag_p99 = checkpoint_lag(url)
-                proof = run_wrk(PROOF_LUA.format(SIZE=size), "/api/v1/log/proof/inclusion", 4, 10)
+                runs = {kind: run_kind(url, key, pairs, kind, args.connections, args.duration) for kind in kinds}
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-        floor_rate = run_floor(url, args.kind, args.connections, args.duration)
+        for kind, run in runs.items():
+            run.floor = run_floor(url, kind, args.connections, args.duration)
     finally:
         drop_database(admin_url, url)
 
-    what = {"transfer": "transfers", "retire": "retirements"}[args.kind]
     print(f"machine: {os.cpu_count()} cores; server: {args.workers} uvicorn workers + sequencer; "
           f"wrk -t1 -c{args.connections} -d{args.duration}s; log prefilled with {args.prefill:,} entries"
           + (f" in {prefill_s:.0f} s" if args.prefill else ""))
-    print(f"HTTP {what}:{'' if args.kind == 'retire' else ' '}  {http['rps']:8.0f} /s   p50 {http['p50_ms']:.1f} ms   "
-          f"p99 {http['p99_ms']:.1f} ms   ({int(http['requests'])} requests, {int(http['errors'])} non-2xx; "
-          f"wrk used {http['wrk_cpu_share']:.2f} of a core)")
-    print(f"raw psycopg floor: {floor_rate:8.0f} /s   (same rows, {args.connections} connections)")
-    print(f"ratio HTTP/floor:  {http['rps'] / floor_rate:8.2f}")
-    print(f"write → signed checkpoint: p50 {lag_p50:.0f} ms   p99 {lag_p99:.0f} ms")
-    print(f"inclusion proof under load (4 more connections): {loaded['rps']:.0f} /s   p50 {loaded['p50_ms']:.2f} ms   "
-          f"p99 {loaded['p99_ms']:.2f} ms   ({int(loaded['errors'])} non-2xx)")
-    print(f"inclusion proof alone (tree of {size:,} leaves, 4 connections): {proof['rps']:.0f} /s   "
-          f"p50 {proof['p50_ms']:.2f} ms   p99 {proof['p99_ms']:.2f} ms")
+    for kind, run in runs.items():
+        http, loaded, proof = run.http, run.under_load, run.alone
+        print(f"HTTP {kind}s: {http['rps']:8.0f} /s   p50 {http['p50_ms']:.1f} ms   p99 {http['p99_ms']:.1f} ms   "
+              f"({int(http['requests'])} requests, {int(http['errors'])} non-2xx; wrk used "
+              f"{http['wrk_cpu_share']:.2f} of a core)")
+        print(f"  raw psycopg floor: {run.floor:8.0f} /s   (same rows, {args.connections} connections); "
+              f"ratio HTTP/floor {http['rps'] / run.floor:.2f}")
+        print(f"  write → signed checkpoint: p50 {run.lag_ms[0]:.0f} ms   p99 {run.lag_ms[1]:.0f} ms")
+        print(f"  inclusion proof under that load (4 more connections): {loaded['rps']:.0f} /s   "
+              f"p50 {loaded['p50_ms']:.2f} ms   p99 {loaded['p99_ms']:.2f} ms   ({int(loaded['errors'])} non-2xx)")
+        print(f"  inclusion proof alone (tree of {run.size:,} leaves, 4 connections): {proof['rps']:.0f} /s   "
+              f"p50 {proof['p50_ms']:.2f} ms   p99 {proof['p99_ms']:.2f} ms")
 
 
 if __name__ == "__main__":

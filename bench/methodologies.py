@@ -34,14 +34,18 @@ CAPACITY_KWP = 100
 ROWS_PER_GROUP = 1_048_576
 
 
-def generate(path: Path, meters: int, days: int) -> None:
-    """Sun-shaped generation with noise; written in row groups of whole meters."""
+def generate(path: Path, meters: int, days: int, first_meter: int = 0, capacity_kwp: float = CAPACITY_KWP) -> None:
+    """Sun-shaped generation with noise; written in row groups of whole meters.
+
+    Meters are named PV00000, PV00001, …; `first_meter` starts the numbering further on, so that
+    several files of one data set (bench/quantify_bulk.py) name different meters.
+    """
     intervals = days * 86_400 // INTERVAL_S
     start_s = START_UTC_S + np.arange(intervals, dtype=np.int64) * INTERVAL_S
     # Output follows the sun's height at mid-interval, so QA excludes nothing by design.
     elevation = sun_elevation_deg(start_s + INTERVAL_S // 2, LATITUDE, LONGITUDE)
     shape = np.clip(np.sin(np.radians(elevation)), 0, None)
-    rng = np.random.default_rng(42)
+    rng = np.random.default_rng(42 + first_meter)
     schema = pa.schema(
         [
             ("meter_id", pa.dictionary(pa.int32(), pa.string())),
@@ -49,13 +53,13 @@ def generate(path: Path, meters: int, days: int) -> None:
             ("energy_kwh", pa.float64()),
         ]
     )
-    meter_names = pa.array([f"PV{m:05d}" for m in range(meters)])
+    meter_names = pa.array([f"PV{m:05d}" for m in range(first_meter, first_meter + meters)])
     meters_per_group = max(1, ROWS_PER_GROUP // intervals)
     with pq.ParquetWriter(path, schema) as writer:
         for first in range(0, meters, meters_per_group):
             group = np.arange(first, min(meters, first + meters_per_group))
             noise = rng.uniform(0.85, 1.0, size=(len(group), intervals))
-            energy = np.round(CAPACITY_KWP * 0.2 * shape * noise, 3).ravel()
+            energy = np.round(capacity_kwp * 0.2 * shape * noise, 3).ravel()
             codes = np.repeat(group.astype(np.int32), intervals)
             writer.write_table(
                 pa.table(
