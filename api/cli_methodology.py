@@ -139,3 +139,71 @@ def quantify_command(
         codes = ", ".join(f.code for f in quantification.qa_findings if f.severity.value == "reject")
         typer.echo(f"quantification rejected: {codes}", err=True)
         raise typer.Exit(EXIT_REJECTED)
+
+
+@methodology_app.command("quantify-bulk")
+def quantify_bulk_command(
+    methodology_id: Annotated[str, typer.Argument(metavar="ID")],
+    data: Annotated[Path, typer.Option("--data", help="Directory of Parquet files (searched recursively)")],
+    params: Annotated[
+        Path, typer.Option("--params", help="Params table (.csv or .parquet): project, asset column, params JSON")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Result directory to create (absent or empty)")],
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running Dask scheduler; default a local cluster")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Local cluster size; default one per core")] = None,
+    version: Annotated[str | None, typer.Option(help="Version; default the newest installed")] = None,
+) -> None:
+    """Quantify many projects' data at once on Dask: per-project totals and per-asset results."""
+    from methodologies.bulk import (
+        check_data_dir,
+        check_output_dir,
+        dask_client,
+        quantify_bulk,
+        read_params_table,
+        write_bulk_result,
+    )
+    from methodologies.registry import get_methodology
+
+    try:
+        methodology = get_methodology(methodology_id, version)
+        check_output_dir(out)
+        check_data_dir(data, methodology)
+        table = read_params_table(params, methodology)
+        with dask_client(scheduler, workers) as client:
+            result = quantify_bulk(methodology, data, table, client)
+        write_bulk_result(result, out)
+    except MethodologyError as error:
+        _fail(str(error))
+    except OSError as error:  # a scheduler that does not answer, a result directory we cannot write
+        _fail(f"{type(error).__name__}: {error}")
+    manifest = result.manifest
+    typer.echo(
+        f"{manifest['rows']:,} rows, {manifest['assets']:,} {methodology.asset_kind.value}s, "
+        f"{manifest['projects']:,} projects in {manifest['seconds']:.1f} s on {manifest['workers']} worker(s)"
+    )
+    typer.echo(f"net {manifest['net_reduction_kg']:,} kg CO2e → {out}")
+    if manifest["projects_without_data"]:
+        typer.echo(f"no data for {len(manifest['projects_without_data'])} project(s) of the params table: "
+                   f"{', '.join(manifest['projects_without_data'][:5])}")
+    if manifest["projects_rejected"]:
+        rejected = manifest["projects_rejected"]
+        typer.echo(f"{len(rejected)} project(s) rejected by QA: {', '.join(rejected[:5])}", err=True)
+        raise typer.Exit(EXIT_REJECTED)
+
+
+@methodology_app.command("bulk-extract")
+def bulk_extract_command(
+    result_dir: Annotated[Path, typer.Argument(metavar="OUT", help="A quantify-bulk result directory")],
+    project: Annotated[str, typer.Option("--project", help="The project's registry id")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.parquet; its params go to FILE.params.json")],
+) -> None:
+    """Write one project's data and params from a bulk result, ready for `cir report create`."""
+    from methodologies.bulk import extract_project
+
+    try:
+        extracted = extract_project(result_dir, project, out)
+    except MethodologyError as error:
+        _fail(str(error))
+    typer.echo(f"{extracted.rows:,} rows → {extracted.data_path}; params → {extracted.params_path}")
