@@ -329,6 +329,10 @@ def prefill(url: str, entries: int) -> float:
     with psycopg.connect(raw, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE ledger_entry")
         conn.execute("VACUUM ANALYZE merkle_node")
+        sizes = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('ledger_entry')), "
+                             "pg_size_pretty(pg_total_relation_size('merkle_node'))").fetchone()
+    assert sizes is not None
+    print(f"log of {entries:,} filler entries: ledger_entry {sizes[0]}, merkle_node {sizes[1]} with their indexes")
     return time.time() - started
 
 
