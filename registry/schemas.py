@@ -238,8 +238,9 @@ class TransferBatchCreate(Strict):
         return credits.OldestFirstSelection(issuance_public_id=self.issuance)
 
 
-class RetirementCreate(CreditSelection):
-    from_account: str
+class RetirementTerms(Strict):
+    """Who a retirement is for, why, and the period whose emissions it offsets."""
+
     beneficiary_name: Name
     beneficiary_type: Literal["organisation", "individual", "product", "event"]
     purpose: Name
@@ -247,16 +248,18 @@ class RetirementCreate(CreditSelection):
     claim_period_end: date
     public_note: str = Field("", max_length=2000)
 
+    def to_details(self) -> credits.RetirementDetails:
+        return credits.RetirementDetails(self.beneficiary_name, self.beneficiary_type, self.purpose,
+                                         self.claim_period_start, self.claim_period_end, self.public_note)
 
-class BatchRetirementIn(Strict):
+
+class RetirementCreate(CreditSelection, RetirementTerms):
+    from_account: str
+
+
+class BatchRetirementIn(RetirementTerms):
     from_account: str
     quantity_kg: PositiveKg = Field(description="Kilograms, the oldest units of the account")
-    beneficiary_name: Name
-    beneficiary_type: Literal["organisation", "individual", "product", "event"]
-    purpose: Name
-    claim_period_start: date
-    claim_period_end: date
-    public_note: str = Field("", max_length=2000)
 
 
 class RetirementBatchCreate(Strict):
@@ -265,9 +268,7 @@ class RetirementBatchCreate(Strict):
         description=f"1 to {credits.MAX_BATCH:,} retirements, done in the order given, all or none")
 
     def to_batch(self) -> list[credits.BatchRetirement]:
-        return [credits.BatchRetirement(r.from_account, r.quantity_kg, credits.RetirementDetails(
-            r.beneficiary_name, r.beneficiary_type, r.purpose, r.claim_period_start, r.claim_period_end,
-            r.public_note)) for r in self.retirements]
+        return [credits.BatchRetirement(r.from_account, r.quantity_kg, r.to_details()) for r in self.retirements]
 
 
 class CancellationCreate(CreditSelection):

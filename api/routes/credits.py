@@ -118,10 +118,8 @@ def retire(body: schemas.RetirementCreate, write: Write) -> Response:
 
 
 def _retire(s: Session, caller: Party, body: schemas.RetirementCreate) -> schemas.RetirementOut:
-    details = credits.RetirementDetails(body.beneficiary_name, body.beneficiary_type, body.purpose,
-                                        body.claim_period_start, body.claim_period_end, body.public_note)
     retirement, movement = credits.retire_credits(s, caller, body.from_account, body.quantity_kg,
-                                                  body.to_selection(), details)
+                                                  body.to_selection(), body.to_details())
     return queries.retirement_made_out(retirement, movement)
 
 

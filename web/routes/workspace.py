@@ -31,7 +31,7 @@ from methodologies.plugin import AssetKind, Methodology
 from methodologies.registry import list_methodologies
 from registry import credits, errors, queries
 from registry.accounts import get_readable_account, open_account
-from registry.credits import BENEFICIARY_TYPES, RetirementDetails
+from registry.credits import BENEFICIARY_TYPES
 from registry.errors import RegistryError
 from registry.models import Account, AccountKind, BlockStatus, CreditBlock, Party, Project, Retirement, Role, pk
 from registry.projects import ProjectDetails, allowed_transitions, get_project
@@ -293,11 +293,9 @@ async def retire(request: Request, db: DB, party: Viewer) -> Response:
             exc, lambda loc: RETIRE_FIELDS.get(str(loc[0]) if loc else "", "_")), 422)
 
     def retire_them() -> str:
-        details = RetirementDetails(body.beneficiary_name, body.beneficiary_type, body.purpose,
-                                    body.claim_period_start, body.claim_period_end, body.public_note)
         with db.write() as session:
             retirement, _ = credits.retire_credits(session, me, body.from_account, body.quantity_kg,
-                                                   body.to_selection(), details)
+                                                   body.to_selection(), body.to_details())
             return retirement.public_id
 
     try:
